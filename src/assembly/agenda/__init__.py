@@ -1,0 +1,1 @@
+"""Plenary sessions, agenda items, documents, versions and amendments."""

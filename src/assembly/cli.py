@@ -1,0 +1,315 @@
+"""The `assembly` command for operators: serve, migrate, demo and the credentials commands."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from assembly.settings import Settings, SettingsError
+
+T = TypeVar("T")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def run_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(session)` in one transaction against the configured database."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from assembly.db import UnmigratedDatabase, check_migrated, create_engine
+    from assembly.errors import DomainError
+
+    async def main() -> T:
+        engine = create_engine(settings)
+        try:
+            await check_migrated(engine, settings)
+            async with async_sessionmaker(engine, expire_on_commit=False)() as db:
+                result = await work(db)
+                await db.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except UnmigratedDatabase as exc:
+        raise click.ClickException(str(exc)) from None
+    except DomainError as exc:
+        lines = [exc.message]
+        for err in getattr(exc, "errors", []):
+            lines.append(f"  row {err.get('row')}, column {err.get('column')}: {err.get('message')}")
+        raise click.ClickException("\n".join(lines)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="assembly")
+def main() -> None:
+    """Run a federation's General Assembly: credentials, votes and a verifiable record.
+
+    Configuration comes from ASSEMBLY_* environment variables (see the README).
+    """
+
+
+def migrate_database(settings: Settings) -> str | None:
+    from alembic import command
+
+    from assembly.db import alembic_config, head_revision
+
+    command.upgrade(alembic_config(settings), "head")
+    return head_revision(settings)
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to this version."""
+    from assembly.db import describe_database
+
+    settings = load_settings()
+    head = migrate_database(settings)
+    click.echo(f"Database {describe_database(settings)} is at revision {head}.")
+
+
+@main.command()
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1 or $HOST")
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int, show_default="8000 or $PORT")
+@click.option("--workers", default=1, type=click.IntRange(1, 64), show_default=True, help="Server processes sharing the port (use PostgreSQL and Redis for more than 1).")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the assembly over HTTP and WebSockets."""
+    settings = load_settings()
+    if settings.ephemeral_secret:
+        raise click.ClickException(
+            "Set ASSEMBLY_SECRET_KEY (at least 32 characters) before serving: it seals the "
+            "delegates' login tokens. `python -c 'import secrets; print(secrets.token_urlsafe(48))'` makes one."
+        )
+    if workers > 1 and (settings.is_sqlite or not settings.redis_url):
+        raise click.ClickException(
+            "More than one worker needs PostgreSQL (ASSEMBLY_DATABASE_URL) and Redis "
+            "(ASSEMBLY_REDIS_URL), so that every process sees the same votes and events."
+        )
+    _check_schema_or_exit(settings)
+    _run_server(host, port, workers)
+
+
+def _check_schema_or_exit(settings: Settings) -> None:
+    from assembly.db import UnmigratedDatabase, check_migrated, create_engine
+
+    async def check() -> None:
+        engine = create_engine(settings)
+        try:
+            await check_migrated(engine, settings)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(check())
+    except UnmigratedDatabase as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _run_server(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "assembly.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ws_per_message_deflate=False,
+        log_level="info",
+        access_log=False,  # request lines carry login tokens in /login/... paths
+    )
+
+
+@main.command()
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1 or $HOST")
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int, show_default="8000 or $PORT")
+@click.option("--fresh/--keep", default=True, show_default=True, help="Start from an empty demo database.")
+@click.option("--no-serve", is_flag=True, help="Only seed and print the links.")
+def demo(host: str, port: int, fresh: bool, no_serve: bool) -> None:
+    """Seed a demo assembly on SQLite and serve it, printing every screen's link."""
+    from assembly.demo import DEMO_DB, DEMO_SECRET, seed_demo
+
+    os.environ.setdefault("ASSEMBLY_SECRET_KEY", DEMO_SECRET)
+    # The demo always runs embedded, whatever ASSEMBLY_DATABASE_URL says for production.
+    os.environ["ASSEMBLY_DATABASE_URL"] = f"sqlite+aiosqlite:///{DEMO_DB}"
+    public = f"http://{host}:{port}"
+    os.environ["ASSEMBLY_PUBLIC_URL"] = public
+    settings = load_settings()
+    if fresh and settings.sqlite_path is not None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{settings.sqlite_path}{suffix}").unlink(missing_ok=True)
+    migrate_database(settings)
+    report = run_db(settings, lambda db: seed_demo(db, settings))
+    click.echo(report)
+    sys.stdout.flush()
+    if not no_serve:
+        _run_server(host, port, 1)
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts (secretariat, chair, credentials desk)."""
+
+
+@staff.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["secretariat", "chair", "desk"]), required=True)
+@click.option("--name", "display_name", default="", help="Name shown on screens.")
+@click.option("--password", envvar="ASSEMBLY_STAFF_PASSWORD", help="Asked for when not given (or $ASSEMBLY_STAFF_PASSWORD).")
+def staff_add(username: str, role: str, display_name: str, password: str | None) -> None:
+    """Create a staff account; the password is stored as an Argon2id hash."""
+    from assembly.credentials import service
+
+    if password is None:
+        password = getpass.getpass("Password: ")
+    settings = load_settings()
+    user = run_db(settings, lambda db: service.add_staff(db, username, password, role, display_name))
+    click.echo(f"Staff account {user.username!r} ({user.role}) created.")
+
+
+@main.group(name="assembly")
+def assembly_group() -> None:
+    """Create and list assemblies."""
+
+
+@assembly_group.command("create")
+@click.argument("name")
+@click.option("--place", default="")
+@click.option("--proxies/--no-proxies", default=False, show_default=True)
+@click.option("--max-proxies", default=1, type=int, show_default=True)
+@click.option("--quorum", default="1/2", show_default=True, help="Share of Full Members, e.g. 1/2 or 1/3.")
+@click.option("--at-least", is_flag=True, help="Quorum is 'at least' the share (default: 'more than').")
+def assembly_create(name: str, place: str, proxies: bool, max_proxies: int, quorum: str, at_least: bool) -> None:
+    """Create a General Assembly."""
+    from assembly.credentials import service
+
+    settings = load_settings()
+    a = run_db(
+        settings,
+        lambda db: service.create_assembly(
+            db, "cli", name, place=place, proxies_enabled=proxies, max_proxies=max_proxies,
+            quorum_share=quorum, quorum_strict=not at_least,
+        ),
+    )
+    click.echo(f"Assembly {a.id} {a.name!r} created.")
+
+
+@assembly_group.command("list")
+def assembly_list() -> None:
+    """List assemblies."""
+    from sqlalchemy import select
+
+    from assembly.credentials.models import Assembly
+
+    async def work(db: Any) -> list[Assembly]:
+        return list((await db.execute(select(Assembly).order_by(Assembly.id))).scalars())
+
+    for a in run_db(load_settings(), work):
+        click.echo(f"{a.id}\t{a.name}\t{a.place}")
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(["nmos", "delegates"]))
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--assembly", "assembly_id", type=int, required=True)
+def import_csv(kind: str, csv_file: Path, assembly_id: int) -> None:
+    """Import NMOs or delegates from CSV: every row is checked, then all are stored or none.
+
+    NMOs: code,name,country,member_class,weight. Delegates: nmo_code,name,email,role,language.
+    """
+    from assembly.app import AppContext  # noqa: F401  (keeps import order stable)
+    from assembly.credentials import importing, service
+    from assembly.credentials.auth import TokenSealer
+
+    settings = load_settings()
+    text = csv_file.read_text(encoding="utf-8-sig")
+
+    async def work(db: Any) -> int:
+        a = await service.get_assembly(db, assembly_id)
+        if kind == "nmos":
+            return await importing.import_nmos(db, a, "cli", text)
+        return await importing.import_delegates(db, TokenSealer(settings.secret_key), a, "cli", text)
+
+    if kind == "delegates" and settings.ephemeral_secret:
+        raise click.ClickException("Set ASSEMBLY_SECRET_KEY first: it seals the delegates' login tokens.")
+    count = run_db(settings, work)
+    click.echo(f"Imported {count} {kind}.")
+
+
+@main.group()
+def token() -> None:
+    """Delegates' login links."""
+
+
+@token.command("reissue")
+@click.argument("delegate_id", type=int)
+def token_reissue(delegate_id: int) -> None:
+    """Revoke a delegate's login link, end their sessions and print the new link."""
+    from assembly.credentials import service
+    from assembly.credentials.auth import TokenSealer
+
+    settings = load_settings()
+
+    async def work(db: Any) -> str:
+        d = await service.get_delegate(db, delegate_id)
+        return await service.reissue_token(db, TokenSealer(settings.secret_key), d, "cli")
+
+    new = run_db(settings, work)
+    click.echo(f"{settings.public_url}/login/{new}")
+
+
+@token.command("links")
+@click.option("--assembly", "assembly_id", type=int, required=True)
+def token_links(assembly_id: int) -> None:
+    """Print every delegate's current login link (tab separated)."""
+    from sqlalchemy import select
+
+    from assembly.credentials import service
+    from assembly.credentials.auth import TokenSealer
+    from assembly.credentials.models import Delegate, Nmo
+
+    settings = load_settings()
+    sealer = TokenSealer(settings.secret_key)
+
+    async def work(db: Any) -> list[str]:
+        rows = await db.execute(
+            select(Delegate, Nmo.code).join(Nmo, Nmo.id == Delegate.nmo_id)
+            .where(Nmo.assembly_id == assembly_id).order_by(Nmo.code, Delegate.id)
+        )
+        return [
+            f"{code}\t{d.name}\t{d.role}\t{settings.public_url}/login/{service.login_token(sealer, d)}"
+            for d, code in rows.all()
+        ]
+
+    for line in run_db(settings, work):
+        click.echo(line)
+
+
+@main.command()
+@click.option("--assembly", "assembly_id", type=int, required=True)
+def quorum(assembly_id: int) -> None:
+    """Print the live quorum of an assembly."""
+    from assembly.credentials import service
+
+    async def work(db: Any) -> str:
+        a = await service.get_assembly(db, assembly_id)
+        return (await service.standing(db, a)).quorum.explain()
+
+    click.echo(run_db(load_settings(), work))
+
+
+if __name__ == "__main__":
+    main()

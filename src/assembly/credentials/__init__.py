@@ -1,0 +1,1 @@
+"""Credentials: NMOs, delegates, voting rights, proxies, presence, logins and roles."""

@@ -1,0 +1,115 @@
+"""HTML pages (htmx) of the credentials domain; left out of the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import State
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assembly.credentials import service
+from assembly.credentials.auth import ALL_ROLES, SESSION_COOKIE, Principal, Role, role_guard, roles
+from assembly.credentials.routes import session_cookie
+from assembly.errors import NotAuthenticated
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def home_for(principal: Principal) -> str:
+    """Where each role lands after logging in."""
+    return {
+        Role.secretariat: "/secretariat",
+        Role.chair: "/chair",
+        Role.desk: "/desk",
+        Role.delegate: "/delegate",
+        Role.observer: "/delegate",
+    }.get(principal.role, "/")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only follow local paths after login, never another site."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@get("/", opt=roles(ALL_ROLES), include_in_schema=False)
+async def index(request: Request[Principal, Any, Any]) -> Template | Redirect:
+    if request.user.role is not Role.public:
+        return Redirect(home_for(request.user))
+    return Template("index.html", context={"principal": request.user})
+
+
+@get("/login", opt=roles(ALL_ROLES), include_in_schema=False)
+async def login_page(request: Request[Principal, Any, Any], next: str | None = None) -> Template:
+    return Template(
+        "login.html",
+        context={"principal": request.user, "next": safe_next(next) or "", "message": ""},
+    )
+
+
+@post("/login", opt=roles(ALL_ROLES), include_in_schema=False, status_code=303)
+async def login_submit(db: AsyncSession, state: State, data: Form) -> Response[Any]:
+    try:
+        secret = await service.staff_login(
+            db,
+            data.get("username", ""),
+            data.get("password", ""),
+            state.ctx.settings.session_max_age_s,
+        )
+    except NotAuthenticated as exc:
+        return Template(
+            "login.html",
+            context={"next": safe_next(data.get("next")) or "", "message": exc.message},
+            status_code=401,
+        )
+    await db.commit()
+    principal = Principal(Role.public)
+    user_role = await _staff_role(db, data.get("username", ""))
+    if user_role is not None:
+        principal = Principal(user_role)
+    target = safe_next(data.get("next")) or home_for(principal)
+    return Redirect(target, cookies=[session_cookie(secret, state)], status_code=303)
+
+
+async def _staff_role(db: AsyncSession, username: str) -> Role | None:
+    from sqlalchemy import select
+
+    from assembly.credentials.models import StaffUser
+
+    role = await db.scalar(select(StaffUser.role).where(StaffUser.username == username.strip()))
+    return Role(role) if role else None
+
+
+@get("/login/{token:str}", opt=roles(ALL_ROLES), include_in_schema=False)
+async def delegate_login(db: AsyncSession, state: State, token: str) -> Response[Any]:
+    """The link on a delegate's card: opening it on a phone starts a session."""
+    _delegate, secret = await service.delegate_login(
+        db, token, state.ctx.settings.session_max_age_s
+    )
+    await db.commit()
+    return Redirect("/delegate", cookies=[session_cookie(secret, state)], status_code=303)
+
+
+@post("/logout", opt=roles(ALL_ROLES), include_in_schema=False, status_code=303)
+async def logout(db: AsyncSession, request: Request[Any, Any, Any], state: State) -> Response[Any]:
+    await service.logout(db, request.cookies.get(SESSION_COOKIE))
+    await db.commit()
+    return Redirect("/", cookies=[session_cookie("", state, max_age=0)], status_code=303)
+
+
+def page_routes() -> list[Router]:
+    from assembly.credentials import screens
+
+    return [
+        Router(
+            path="/",
+            guards=[role_guard],
+            include_in_schema=False,
+            route_handlers=[index, login_page, login_submit, delegate_login, logout, *screens.handlers()],
+        )
+    ]

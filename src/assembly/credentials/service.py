@@ -1,0 +1,866 @@
+"""Credentials logic over the database: every change is checked by rules.py and recorded.
+
+Functions take an AsyncSession and leave committing to the caller (the request), so one
+request is one transaction: a change is stored whole, with its record, or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assembly.credentials import rules
+from assembly.credentials.auth import (
+    Principal,
+    Role,
+    TokenSealer,
+    check_password_strength,
+    hash_password,
+    hash_secret,
+    new_token,
+    verify_password,
+)
+from assembly.credentials.models import (
+    DELEGATE_ROLES,
+    MAJORITY_RULES,
+    MEMBER_CLASSES,
+    STAFF_ROLES,
+    Assembly,
+    CredentialEvent,
+    Delegate,
+    LoginSession,
+    Nmo,
+    Proxy,
+    StaffUser,
+    VotingRight,
+)
+from assembly.db import utcnow
+from assembly.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+
+
+def record(
+    db: AsyncSession,
+    assembly_id: int,
+    kind: str,
+    actor: str,
+    *,
+    nmo_id: int | None = None,
+    delegate_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+    reason: str = "",
+) -> CredentialEvent:
+    event = CredentialEvent(
+        assembly_id=assembly_id,
+        at=utcnow(),
+        actor=actor,
+        kind=kind,
+        nmo_id=nmo_id,
+        delegate_id=delegate_id,
+        detail=detail or {},
+        reason=reason,
+    )
+    db.add(event)
+    return event
+
+
+# --- assemblies -------------------------------------------------------------------------
+
+ASSEMBLY_RULE_FIELDS: dict[str, str] = {
+    "quorum_share": "fraction",
+    "quorum_strict": "bool",
+    "quorum_counts_proxies": "bool",
+    "open_without_quorum": "bool",
+    "proxies_enabled": "bool",
+    "max_proxies": "int",
+    "proxy_deadline": "datetime",
+    "self_checkin": "bool",
+    "vote_change_allowed": "bool",
+    "validity_turnout": "fraction?",
+    "majority_ordinary": "majority",
+    "majority_procedural": "majority",
+    "majority_amendment": "majority",
+    "majority_policy": "majority",
+    "majority_constitution": "majority",
+    "majority_bylaws": "majority",
+    "majority_membership": "majority",
+    "abstentions_in_base": "bool",
+    "bylaws_deadline_days": "int",
+    "constitution_deadline_days": "int",
+    "policy_validity_years": "int",
+}
+ASSEMBLY_INFO_FIELDS = ("name", "place", "starts_on", "ends_on", "language")
+
+
+def _share(field: str, raw: object, *, optional: bool) -> Fraction | None:
+    if raw is None and optional:
+        return None
+    try:
+        value = rules.parse_weight(raw)
+    except ValueError as exc:
+        raise Invalid(f"{field}: {exc}") from None
+    if value > 1:
+        raise Invalid(f"{field} is a share of the members, at most 1 (e.g. 1/2 or 1/3).")
+    return value
+
+
+def coerce_rule(field: str, kind: str, raw: object) -> Any:
+    """Turn an API value into the column's exact type, or say what is wrong with it."""
+    if kind == "bool":
+        if not isinstance(raw, bool):
+            raise Invalid(f"{field} must be true or false.")
+        return raw
+    if kind == "int":
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0 or raw > 10_000:
+            raise Invalid(f"{field} must be a whole number from 0 to 10000.")
+        return raw
+    if kind == "fraction":
+        return _share(field, raw, optional=False)
+    if kind == "fraction?":
+        return _share(field, raw, optional=True)
+    if kind == "majority":
+        if raw not in MAJORITY_RULES:
+            raise Invalid(f"{field} must be one of {', '.join(MAJORITY_RULES)}.")
+        return raw
+    if kind == "datetime":
+        if raw is None:
+            return None
+        if isinstance(raw, dt.datetime):
+            value = raw
+        elif isinstance(raw, str):
+            try:
+                value = dt.datetime.fromisoformat(raw)
+            except ValueError:
+                raise Invalid(f"{field} must be a date and time like 2026-08-01T18:00Z.") from None
+        else:
+            raise Invalid(f"{field} must be a date and time like 2026-08-01T18:00Z.")
+        if value.tzinfo is None:
+            raise Invalid(f"{field} needs a time zone (all times are UTC: add Z).")
+        return value.astimezone(dt.UTC)
+    raise AssertionError(kind)
+
+
+def rule_value_for_record(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        return rules.format_weight(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+async def get_assembly(db: AsyncSession, assembly_id: int) -> Assembly:
+    assembly = await db.get(Assembly, assembly_id)
+    if assembly is None:
+        raise NotFound(f"There is no assembly {assembly_id}.")
+    return assembly
+
+
+async def create_assembly(
+    db: AsyncSession, actor: str, name: str, **values: Any
+) -> Assembly:
+    if not name.strip():
+        raise Invalid("An assembly needs a name.")
+    assembly = Assembly(name=name.strip())
+    for field in ASSEMBLY_INFO_FIELDS:
+        if field in values and field != "name":
+            setattr(assembly, field, values.pop(field))
+    for field, raw in values.items():
+        if field not in ASSEMBLY_RULE_FIELDS:
+            raise Invalid(f"{field} is not a setting of an assembly.")
+        setattr(assembly, field, coerce_rule(field, ASSEMBLY_RULE_FIELDS[field], raw))
+    db.add(assembly)
+    await db.flush()
+    record(db, assembly.id, "assembly_created", actor, detail=assembly_rules(assembly))
+    return assembly
+
+
+def assembly_rules(assembly: Assembly) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in ASSEMBLY_RULE_FIELDS:
+        value = getattr(assembly, field)
+        if value is None and field in {"quorum_share"}:
+            value = Fraction(1, 2)
+        out[field] = rule_value_for_record(value)
+    return out
+
+
+async def update_assembly(
+    db: AsyncSession, assembly: Assembly, actor: str, changes: dict[str, Any], reason: str = ""
+) -> dict[str, Any]:
+    """Apply info and rule changes; rule changes are recorded with their old and new values."""
+    changed: dict[str, Any] = {}
+    for field, raw in changes.items():
+        if field in ASSEMBLY_INFO_FIELDS:
+            if field == "name" and (not isinstance(raw, str) or not raw.strip()):
+                raise Invalid("An assembly needs a name.")
+            setattr(assembly, field, raw)
+            continue
+        if field not in ASSEMBLY_RULE_FIELDS:
+            raise Invalid(f"{field} is not a setting of an assembly.")
+        value = coerce_rule(field, ASSEMBLY_RULE_FIELDS[field], raw)
+        old = getattr(assembly, field)
+        if old != value:
+            changed[field] = {
+                "old": rule_value_for_record(old),
+                "new": rule_value_for_record(value),
+            }
+            setattr(assembly, field, value)
+    if changed:
+        record(db, assembly.id, "assembly_rules", actor, detail=changed, reason=reason)
+    return changed
+
+
+def quorum_rule(assembly: Assembly) -> rules.QuorumRule:
+    return rules.QuorumRule(
+        share=assembly.quorum_share,
+        strict=assembly.quorum_strict,
+        counts_proxies=assembly.quorum_counts_proxies,
+    )
+
+
+def proxy_rules(assembly: Assembly) -> rules.ProxyRules:
+    return rules.ProxyRules(
+        enabled=assembly.proxies_enabled,
+        max_proxies=assembly.max_proxies,
+        deadline=assembly.proxy_deadline,
+    )
+
+
+# --- NMOs -------------------------------------------------------------------------------
+
+
+def check_member_class(value: object) -> str:
+    if value not in MEMBER_CLASSES:
+        raise Invalid(f"member_class must be one of {', '.join(MEMBER_CLASSES)}, not {value!r}.")
+    return str(value)
+
+
+def check_weight(value: object) -> Fraction:
+    try:
+        return rules.parse_weight(value)
+    except ValueError as exc:
+        raise Invalid(f"weight: {exc}") from None
+
+
+def check_code(code: object) -> str:
+    if not isinstance(code, str) or not code.strip():
+        raise Invalid("An NMO needs a code (e.g. IFMSA-QC).")
+    code = code.strip()
+    if len(code) > 20 or any(ch.isspace() for ch in code):
+        raise Invalid(f"NMO code {code!r} must be at most 20 characters without spaces.")
+    return code
+
+
+async def get_nmo(db: AsyncSession, nmo_id: int) -> Nmo:
+    nmo = await db.get(Nmo, nmo_id)
+    if nmo is None:
+        raise NotFound(f"There is no NMO {nmo_id}.")
+    return nmo
+
+
+async def add_nmo(
+    db: AsyncSession,
+    assembly: Assembly,
+    actor: str,
+    *,
+    code: str,
+    name: str,
+    country: str = "",
+    member_class: str = "full",
+    weight: object = 1,
+) -> Nmo:
+    code = check_code(code)
+    if not name.strip():
+        raise Invalid(f"NMO {code} needs a name.")
+    existing = await db.scalar(
+        select(Nmo.id).where(Nmo.assembly_id == assembly.id, Nmo.code == code)
+    )
+    if existing is not None:
+        raise Conflict(f"There is already an NMO with code {code} in this assembly.")
+    nmo = Nmo(
+        assembly_id=assembly.id,
+        code=code,
+        name=name.strip(),
+        country=country.strip(),
+        member_class=check_member_class(member_class),
+        weight=check_weight(weight),
+        credentialed=False,
+    )
+    db.add(nmo)
+    await db.flush()
+    db.add(VotingRight(nmo_id=nmo.id, holder_id=None))
+    record(
+        db,
+        assembly.id,
+        "nmo_added",
+        actor,
+        nmo_id=nmo.id,
+        detail={
+            "code": code,
+            "member_class": nmo.member_class,
+            "weight": rules.format_weight(nmo.weight),
+        },
+    )
+    return nmo
+
+
+async def change_nmo(
+    db: AsyncSession,
+    nmo: Nmo,
+    actor: str,
+    *,
+    reason: str,
+    member_class: str | None = None,
+    weight: object = None,
+    name: str | None = None,
+    country: str | None = None,
+) -> list[str]:
+    """Change an NMO; class and weight changes need a reason and are recorded."""
+    changed: list[str] = []
+    new_class = check_member_class(member_class) if member_class is not None else None
+    new_weight = check_weight(weight) if weight is not None else None
+    if (new_class is not None and new_class != nmo.member_class) or (
+        new_weight is not None and new_weight != nmo.weight
+    ):
+        if not reason.strip():
+            raise Invalid("Say why the member class or weight changes (reason).")
+    if new_class is not None and new_class != nmo.member_class:
+        record(
+            db,
+            nmo.assembly_id,
+            "nmo_class",
+            actor,
+            nmo_id=nmo.id,
+            detail={"code": nmo.code, "old": nmo.member_class, "new": new_class},
+            reason=reason.strip(),
+        )
+        nmo.member_class = new_class
+        changed.append("member_class")
+    if new_weight is not None and new_weight != nmo.weight:
+        record(
+            db,
+            nmo.assembly_id,
+            "nmo_weight",
+            actor,
+            nmo_id=nmo.id,
+            detail={
+                "code": nmo.code,
+                "old": rules.format_weight(nmo.weight),
+                "new": rules.format_weight(new_weight),
+            },
+            reason=reason.strip(),
+        )
+        nmo.weight = new_weight
+        changed.append("weight")
+    if name is not None and name.strip() and name.strip() != nmo.name:
+        nmo.name = name.strip()
+        changed.append("name")
+    if country is not None and country.strip() != nmo.country:
+        nmo.country = country.strip()
+        changed.append("country")
+    return changed
+
+
+async def set_credentialed(
+    db: AsyncSession, nmo: Nmo, actor: str, credentialed: bool, reason: str = ""
+) -> bool:
+    """Mark a delegation credentialed (or withdraw it); returns whether anything changed."""
+    if nmo.credentialed == credentialed:
+        return False
+    nmo.credentialed = credentialed
+    nmo.credentialed_at = utcnow() if credentialed else None
+    record(
+        db,
+        nmo.assembly_id,
+        "nmo_credentialed" if credentialed else "nmo_uncredentialed",
+        actor,
+        nmo_id=nmo.id,
+        detail={"code": nmo.code},
+        reason=reason,
+    )
+    return True
+
+
+# --- delegates and their tokens ---------------------------------------------------------
+
+
+async def get_delegate(db: AsyncSession, delegate_id: int) -> Delegate:
+    delegate = await db.get(Delegate, delegate_id)
+    if delegate is None:
+        raise NotFound(f"There is no delegate {delegate_id}.")
+    return delegate
+
+
+def check_role(role: object) -> str:
+    if role not in DELEGATE_ROLES:
+        raise Invalid(f"role must be one of {', '.join(DELEGATE_ROLES)}, not {role!r}.")
+    return str(role)
+
+
+def check_email(email: str) -> str:
+    email = email.strip()
+    if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
+        raise Invalid(f"{email!r} is not an email address.")
+    return email
+
+
+async def _head_of(db: AsyncSession, nmo_id: int) -> Delegate | None:
+    return (
+        await db.execute(select(Delegate).where(Delegate.nmo_id == nmo_id, Delegate.role == "head"))
+    ).scalar_one_or_none()
+
+
+async def add_delegate(
+    db: AsyncSession,
+    sealer: TokenSealer,
+    nmo: Nmo,
+    actor: str,
+    *,
+    name: str,
+    email: str = "",
+    role: str = "delegate",
+    language: str = "en",
+) -> tuple[Delegate, str]:
+    """Register a delegate and issue their login token; the head takes the vote by default."""
+    if not name.strip():
+        raise Invalid("A delegate needs a name.")
+    role = check_role(role)
+    if role == "head" and await _head_of(db, nmo.id) is not None:
+        raise Conflict(f"{nmo.code} already has a head of delegation.")
+    token = new_token()
+    delegate = Delegate(
+        nmo_id=nmo.id,
+        name=name.strip(),
+        email=check_email(email),
+        role=role,
+        language=language or "en",
+        checked_in=False,
+        token_hash=hash_secret(token),
+        token_sealed=sealer.seal(token),
+        token_issued_at=utcnow(),
+    )
+    db.add(delegate)
+    await db.flush()
+    record(
+        db,
+        nmo.assembly_id,
+        "delegate_added",
+        actor,
+        nmo_id=nmo.id,
+        delegate_id=delegate.id,
+        detail={"code": nmo.code, "name": delegate.name, "role": role},
+    )
+    if role == "head":
+        right = await voting_right(db, nmo.id)
+        if right.holder_id is None:
+            right.holder_id = delegate.id
+            record(
+                db,
+                nmo.assembly_id,
+                "right_handover",
+                actor,
+                nmo_id=nmo.id,
+                delegate_id=delegate.id,
+                detail={"code": nmo.code, "from": None, "to": delegate.id, "default": True},
+            )
+    return delegate, token
+
+
+async def update_delegate(
+    db: AsyncSession,
+    delegate: Delegate,
+    actor: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    role: str | None = None,
+    language: str | None = None,
+) -> None:
+    nmo = await get_nmo(db, delegate.nmo_id)
+    if name is not None:
+        if not name.strip():
+            raise Invalid("A delegate needs a name.")
+        delegate.name = name.strip()
+    if email is not None:
+        delegate.email = check_email(email)
+    if language is not None:
+        delegate.language = language
+    if role is not None and role != delegate.role:
+        role = check_role(role)
+        if role == "head":
+            head = await _head_of(db, nmo.id)
+            if head is not None and head.id != delegate.id:
+                raise Conflict(
+                    f"{nmo.code} already has a head of delegation ({head.name}); "
+                    "change their role first."
+                )
+        right = await voting_right(db, nmo.id)
+        if role == "observer" and right.holder_id == delegate.id:
+            raise Conflict(
+                f"{delegate.name} holds the vote of {nmo.code}; hand it to another delegate "
+                "before making them an observer."
+            )
+        record(
+            db,
+            nmo.assembly_id,
+            "delegate_role",
+            actor,
+            nmo_id=nmo.id,
+            delegate_id=delegate.id,
+            detail={"old": delegate.role, "new": role},
+        )
+        delegate.role = role
+        await db.flush()
+        if role == "head" and right.holder_id is None:
+            right.holder_id = delegate.id
+
+
+def login_token(sealer: TokenSealer, delegate: Delegate) -> str:
+    token = sealer.unseal(delegate.token_sealed)
+    if token is None:
+        raise Conflict(
+            f"The login token of {delegate.name} was sealed with another ASSEMBLY_SECRET_KEY; "
+            "reissue it."
+        )
+    return token
+
+
+async def reissue_token(
+    db: AsyncSession, sealer: TokenSealer, delegate: Delegate, actor: str
+) -> str:
+    """Revoke a delegate's token and issue a new one; every session of theirs ends."""
+    token = new_token()
+    delegate.token_hash = hash_secret(token)
+    delegate.token_sealed = sealer.seal(token)
+    delegate.token_issued_at = utcnow()
+    await db.execute(delete(LoginSession).where(LoginSession.delegate_id == delegate.id))
+    nmo = await get_nmo(db, delegate.nmo_id)
+    record(
+        db,
+        nmo.assembly_id,
+        "token_reissued",
+        actor,
+        nmo_id=nmo.id,
+        delegate_id=delegate.id,
+        detail={"name": delegate.name},
+    )
+    return token
+
+
+async def set_checked_in(
+    db: AsyncSession, delegate: Delegate, actor: str, present: bool, via: str
+) -> bool:
+    if delegate.checked_in == present:
+        return False
+    delegate.checked_in = present
+    delegate.checked_in_at = utcnow() if present else None
+    nmo = await get_nmo(db, delegate.nmo_id)
+    record(
+        db,
+        nmo.assembly_id,
+        "checked_in" if present else "checked_out",
+        actor,
+        nmo_id=nmo.id,
+        delegate_id=delegate.id,
+        detail={"via": via},
+    )
+    return True
+
+
+async def self_check_in(
+    db: AsyncSession, principal: Principal, present: bool
+) -> Delegate:
+    if principal.delegate_id is None or principal.assembly_id is None:
+        raise Forbidden("Only a delegate can check themselves in.")
+    assembly = await get_assembly(db, principal.assembly_id)
+    if not assembly.self_checkin:
+        raise Forbidden("Self check-in is not open: go to the credentials desk with your card.")
+    delegate = await get_delegate(db, principal.delegate_id)
+    await set_checked_in(db, delegate, principal.actor, present, via="self")
+    return delegate
+
+
+def token_from_scan(scanned: str) -> str:
+    """The desk scanner types what the card's QR code holds: the login link (or the token)."""
+    text = scanned.strip()
+    if "/login/" in text:
+        text = text.rsplit("/login/", 1)[1]
+    return text.split("?", 1)[0].split("#", 1)[0].strip("/ ")
+
+
+async def delegate_by_token(db: AsyncSession, token: str) -> Delegate | None:
+    if not token:
+        return None
+    return (
+        await db.execute(select(Delegate).where(Delegate.token_hash == hash_secret(token)))
+    ).scalar_one_or_none()
+
+
+# --- the voting right -------------------------------------------------------------------
+
+
+async def voting_right(db: AsyncSession, nmo_id: int) -> VotingRight:
+    right = (
+        await db.execute(select(VotingRight).where(VotingRight.nmo_id == nmo_id))
+    ).scalar_one_or_none()
+    if right is None:
+        right = VotingRight(nmo_id=nmo_id, holder_id=None)
+        db.add(right)
+        await db.flush()
+    return right
+
+
+async def hand_over_right(
+    db: AsyncSession, principal: Principal, nmo: Nmo, new_holder: Delegate
+) -> VotingRight:
+    """The head (or the secretariat or desk) hands the NMO's vote to one of its delegates."""
+    if principal.role in {Role.delegate, Role.observer}:
+        if principal.nmo_id != nmo.id or not principal.is_head:
+            raise Forbidden(f"Only the head of delegation of {nmo.code} can hand over its vote.")
+    try:
+        rules.check_right_holder(
+            rules.DelegateRole(new_holder.role), new_holder.nmo_id == nmo.id, nmo.code
+        )
+    except rules.RuleViolation as exc:
+        raise Conflict(exc.message, code=exc.rule) from None
+    right = await voting_right(db, nmo.id)
+    if right.holder_id == new_holder.id:
+        return right
+    record(
+        db,
+        nmo.assembly_id,
+        "right_handover",
+        principal.actor,
+        nmo_id=nmo.id,
+        delegate_id=new_holder.id,
+        detail={"code": nmo.code, "from": right.holder_id, "to": new_holder.id},
+    )
+    right.holder_id = new_holder.id
+    return right
+
+
+# --- proxies ----------------------------------------------------------------------------
+
+
+async def standing_proxies(db: AsyncSession, assembly_id: int) -> list[Proxy]:
+    return list(
+        (
+            await db.execute(
+                select(Proxy)
+                .where(Proxy.assembly_id == assembly_id, Proxy.revoked_at.is_(None))
+                .order_by(Proxy.id)
+            )
+        ).scalars()
+    )
+
+
+async def nmo_states(db: AsyncSession, assembly_id: int) -> list[rules.NmoState]:
+    """Every NMO of the assembly as the rules see it, in one query."""
+    rows = (
+        await db.execute(
+            select(Nmo, VotingRight.holder_id, Delegate.checked_in)
+            .outerjoin(VotingRight, VotingRight.nmo_id == Nmo.id)
+            .outerjoin(Delegate, Delegate.id == VotingRight.holder_id)
+            .where(Nmo.assembly_id == assembly_id)
+            .order_by(Nmo.id)
+        )
+    ).all()
+    return [
+        rules.NmoState(
+            id=nmo.id,
+            code=nmo.code,
+            member_class=rules.MemberClass(nmo.member_class),
+            weight=nmo.weight,
+            credentialed=nmo.credentialed,
+            holder_present=bool(checked_in),
+            holder_id=holder_id,
+        )
+        for nmo, holder_id, checked_in in rows
+    ]
+
+
+def as_proxy_states(proxies: list[Proxy]) -> list[rules.ProxyState]:
+    return [rules.ProxyState(p.giver_id, p.holder_id) for p in proxies]
+
+
+async def give_proxy(
+    db: AsyncSession, principal: Principal, assembly: Assembly, giver: Nmo, holder: Nmo
+) -> Proxy:
+    if principal.role in {Role.delegate, Role.observer} and (
+        principal.nmo_id != giver.id or not principal.is_head
+    ):
+        raise Forbidden(f"Only the head of delegation of {giver.code} can give its vote away.")
+    if giver.assembly_id != assembly.id or holder.assembly_id != assembly.id:
+        raise Invalid("Both NMOs must belong to this assembly.")
+    # Serialise proxy changes per assembly (PostgreSQL; SQLite has one writer anyway), so
+    # the cap and no-chain rules hold under concurrent requests.
+    await db.execute(select(Assembly.id).where(Assembly.id == assembly.id).with_for_update())
+    states = {s.id: s for s in await nmo_states(db, assembly.id)}
+    active = await standing_proxies(db, assembly.id)
+    try:
+        rules.check_proxy(
+            states[giver.id],
+            states[holder.id],
+            as_proxy_states(active),
+            proxy_rules(assembly),
+            utcnow(),
+        )
+    except rules.RuleViolation as exc:
+        raise Conflict(exc.message, code=exc.rule) from None
+    proxy = Proxy(
+        assembly_id=assembly.id,
+        giver_id=giver.id,
+        holder_id=holder.id,
+        given_at=utcnow(),
+        given_by=principal.actor,
+    )
+    db.add(proxy)
+    try:
+        await db.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"{giver.code} has already given its vote away; revoke that proxy first.",
+            code="proxy_one_per_giver",
+        ) from None
+    record(
+        db,
+        assembly.id,
+        "proxy_given",
+        principal.actor,
+        nmo_id=giver.id,
+        detail={"proxy_id": proxy.id, "giver": giver.code, "holder": holder.code},
+    )
+    return proxy
+
+
+async def revoke_proxy(db: AsyncSession, principal: Principal, proxy: Proxy) -> Proxy:
+    giver = await get_nmo(db, proxy.giver_id)
+    if principal.role in {Role.delegate, Role.observer} and (
+        principal.nmo_id != giver.id or not principal.is_head
+    ):
+        raise Forbidden(f"Only the head of delegation of {giver.code} can revoke its proxy.")
+    if proxy.revoked_at is not None:
+        raise Conflict("This proxy was already revoked.")
+    proxy.revoked_at = utcnow()
+    proxy.revoked_by = principal.actor
+    holder = await get_nmo(db, proxy.holder_id)
+    record(
+        db,
+        proxy.assembly_id,
+        "proxy_revoked",
+        principal.actor,
+        nmo_id=giver.id,
+        detail={"proxy_id": proxy.id, "giver": giver.code, "holder": holder.code},
+    )
+    return proxy
+
+
+async def get_proxy(db: AsyncSession, proxy_id: int) -> Proxy:
+    proxy = await db.get(Proxy, proxy_id)
+    if proxy is None:
+        raise NotFound(f"There is no proxy {proxy_id}.")
+    return proxy
+
+
+# --- quorum and electorate --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """The assembly's credentials at one moment: quorum and who may cast which vote."""
+
+    quorum: rules.QuorumStatus
+    electorate: list[rules.Entitlement]
+    nmos: dict[int, rules.NmoState]
+
+
+async def standing(db: AsyncSession, assembly: Assembly) -> Standing:
+    states = await nmo_states(db, assembly.id)
+    proxies = as_proxy_states(await standing_proxies(db, assembly.id))
+    return Standing(
+        quorum=rules.quorum(states, proxies, quorum_rule(assembly)),
+        electorate=rules.electorate(states, proxies),
+        nmos={s.id: s for s in states},
+    )
+
+
+# --- staff accounts and logins ----------------------------------------------------------
+
+
+async def add_staff(
+    db: AsyncSession, username: str, password: str, role: str, display_name: str = ""
+) -> StaffUser:
+    username = username.strip()
+    if not username or len(username) > 80 or any(ch.isspace() for ch in username):
+        raise Invalid("A username is 1 to 80 characters without spaces.")
+    if role not in STAFF_ROLES:
+        raise Invalid(f"A staff role is one of {', '.join(STAFF_ROLES)}, not {role!r}.")
+    check_password_strength(password)
+    if await db.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+        raise Conflict(f"There is already a staff account {username!r}.")
+    user = StaffUser(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        password_hash=hash_password(password),
+        active=True,
+    )
+    db.add(user)
+    await db.flush()
+    return user
+
+
+async def _new_session(
+    db: AsyncSession,
+    max_age_s: int,
+    *,
+    staff_user_id: int | None = None,
+    delegate_id: int | None = None,
+) -> str:
+    secret = new_token()
+    now = utcnow()
+    db.add(
+        LoginSession(
+            secret_hash=hash_secret(secret),
+            staff_user_id=staff_user_id,
+            delegate_id=delegate_id,
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=max_age_s),
+        )
+    )
+    await db.flush()
+    return secret
+
+
+async def staff_login(db: AsyncSession, username: str, password: str, max_age_s: int) -> str:
+    user = (
+        await db.execute(select(StaffUser).where(StaffUser.username == username.strip()))
+    ).scalar_one_or_none()
+    # Verify against a dummy hash when the user is unknown, so timing does not tell.
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    if not verify_password(stored, password) or user is None or not user.active:
+        raise NotAuthenticated("Wrong username or password.")
+    return await _new_session(db, max_age_s, staff_user_id=user.id)
+
+
+_DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
+
+
+async def delegate_login(db: AsyncSession, token: str, max_age_s: int) -> tuple[Delegate, str]:
+    delegate = await delegate_by_token(db, token)
+    if delegate is None:
+        raise NotAuthenticated(
+            "This login link is not valid (it may have been replaced by a new card). "
+            "Ask the secretariat for your current link."
+        )
+    return delegate, await _new_session(db, max_age_s, delegate_id=delegate.id)
+
+
+async def logout(db: AsyncSession, secret: str | None) -> None:
+    if secret:
+        await db.execute(delete(LoginSession).where(LoginSession.secret_hash == hash_secret(secret)))

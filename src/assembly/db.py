@@ -1,0 +1,127 @@
+"""Database engine, the base model, exact-number columns and the migration check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from advanced_alchemy.base import BigIntBase
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import DateTime, String, TypeDecorator, event
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from assembly.settings import PROJECT_ROOT, Settings
+
+Base = BigIntBase
+metadata = Base.metadata
+
+
+def utcnow() -> dt.datetime:
+    """The server's clock, in UTC: every time the assembly records comes from here."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps stored in UTC and always read back timezone-aware (SQLite forgets)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class FractionType(TypeDecorator[Fraction]):
+    """An exact rational number stored as text ("3/2"): weights never become floats."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Fraction | int | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Fraction | int):
+            raise TypeError(f"exact number expected, got {type(value).__name__}")
+        return str(Fraction(value))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Fraction | None:
+        return None if value is None else Fraction(value)
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    if settings.is_sqlite:
+        path = settings.sqlite_path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(settings.database_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def alembic_config(settings: Settings) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
+    cfg.attributes["settings"] = settings
+    return cfg
+
+
+def head_revision(settings: Settings) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+
+
+class UnmigratedDatabase(RuntimeError):
+    """The database schema is not at the code's migration head."""
+
+
+def _current_revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+async def check_migrated(engine: AsyncEngine, settings: Settings) -> None:
+    """Refuse to run against a database that `assembly migrate` has not brought up to date."""
+    async with engine.connect() as conn:
+        current = await conn.run_sync(_current_revision)
+    head = head_revision(settings)
+    if current != head:
+        where = describe_database(settings)
+        state = "has no schema yet" if current is None else f"is at revision {current}"
+        raise UnmigratedDatabase(
+            f"The database {where} {state}, but this version of assembly needs revision {head}. "
+            "Run `assembly migrate` (or `make demo`, which migrates for you) and start again."
+        )
+
+
+def describe_database(settings: Settings) -> str:
+    if settings.is_sqlite:
+        path = settings.sqlite_path
+        return str(Path(path).resolve()) if path else "in memory"
+    # Never print a password.
+    url = settings.database_url
+    scheme, _, rest = url.partition("://")
+    host = rest.rpartition("@")[2]
+    return f"{scheme.split('+')[0]}://{host}"

@@ -1,0 +1,90 @@
+"""`assembly demo`: a small General Assembly to try every screen on one machine."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assembly.credentials import service
+from assembly.credentials.auth import Principal, Role, TokenSealer
+from assembly.settings import Settings
+
+DEMO_DB = Path("var") / "demo.sqlite3"
+# Demo only: a fixed key so that printed links survive a restart with --keep.
+DEMO_SECRET = "demo-secret-key-do-not-use-in-production-0123456789"
+DEMO_PASSWORDS = {
+    "secretariat": "secretariat-demo",
+    "chair": "chair-demo-pass",
+    "desk": "desk-demo-pass",
+}
+
+# code, name, country, class, weight, delegates (first is head)
+DEMO_NMOS: list[tuple[str, str, str, str, str, list[str]]] = [
+    ("ANEMF", "Association Nationale des Étudiants en Médecine de France", "France", "full", "3", ["Camille Martin", "Hugo Bernard"]),
+    ("bvmd", "Bundesvertretung der Medizinstudierenden in Deutschland", "Germany", "full", "3", ["Lena Schmidt", "Jonas Weber"]),
+    ("IFMSA-Brazil", "IFMSA Brazil", "Brazil", "full", "4", ["Ana Souza", "Pedro Lima", "Mariana Costa"]),
+    ("AMSA-Kenya", "Medical Students Association of Kenya", "Kenya", "full", "2", ["Wanjiru Kamau", "Otieno Ouma"]),
+    ("IFMSA-Quebec", "IFMSA-Québec", "Canada", "full", "2", ["Élodie Tremblay", "Samuel Roy"]),
+    ("MSAI", "Medical Students' Association of India", "India", "full", "4", ["Priya Sharma", "Arjun Nair"]),
+    ("AMSA-Japan", "Asian Medical Students' Association Japan", "Japan", "full", "2", ["Yuki Tanaka", "Haruto Sato"]),
+    ("IFMSA-Egypt", "IFMSA-Egypt", "Egypt", "full", "3", ["Omar Hassan", "Nour Ali"]),
+    ("SaMSA", "South African Medical Students' Association", "South Africa", "candidate", "1", ["Thandi Nkosi"]),
+    ("FEMH", "Federación de Estudiantes de Medicina de Honduras", "Honduras", "associate", "1", ["Carlos Mejía"]),
+    ("IMCC", "International Medical Cooperation Committee", "Denmark", "full", "5/2", ["Freja Jensen", "Mads Nielsen"]),
+    ("AMSEA", "Medical Students' Association of Eastern Anatolia", "Türkiye", "suspended", "1", ["Deniz Yılmaz"]),
+]
+
+
+async def seed_demo(db: AsyncSession, settings: Settings) -> str:
+    """Create the demo assembly and return the text that tells a newcomer where to go."""
+    sealer = TokenSealer(settings.secret_key)
+    for role, password in DEMO_PASSWORDS.items():
+        await service.add_staff(db, role, password, role, display_name=f"Demo {role}")
+    assembly = await service.create_assembly(
+        db,
+        "demo",
+        "Demo General Assembly",
+        place="Online",
+        proxies_enabled=True,
+        max_proxies=1,
+        self_checkin=True,
+    )
+    links: list[tuple[str, str, str]] = []
+    nmos = {}
+    for code, name, country, member_class, weight, people in DEMO_NMOS:
+        nmo = await service.add_nmo(
+            db, assembly, "demo", code=code, name=name, country=country,
+            member_class=member_class, weight=Fraction(weight),
+        )
+        nmos[code] = nmo
+        for i, person in enumerate(people):
+            delegate, token = await service.add_delegate(
+                db, sealer, nmo, "demo", name=person,
+                email=f"{person.split()[0].lower()}@example.org",
+                role="head" if i == 0 else "delegate",
+            )
+            links.append((code, f"{person} ({'head' if i == 0 else 'delegate'})", f"{settings.public_url}/login/{token}"))
+            # Most delegations are credentialed and their heads checked in, so quorum is met.
+            if i == 0 and code not in {"AMSA-Japan", "FEMH"}:
+                await service.set_checked_in(db, delegate, "demo", True, via="desk")
+        if code not in {"AMSA-Japan", "FEMH", "IMCC"}:
+            await service.set_credentialed(db, nmo, "demo", True)
+    secretariat = Principal(Role.secretariat, name="secretariat", staff_user_id=0)
+    await service.give_proxy(db, secretariat, assembly, nmos["AMSA-Japan"], nmos["MSAI"])
+    lines = [
+        "",
+        f"Demo assembly {assembly.name!r} is ready (database {settings.database_url}).",
+        "",
+        f"  Start page       {settings.public_url}/",
+        f"  Secretariat      {settings.public_url}/login   user secretariat / {DEMO_PASSWORDS['secretariat']}",
+        f"  Chair            {settings.public_url}/login   user chair / {DEMO_PASSWORDS['chair']}",
+        f"  Credentials desk {settings.public_url}/login   user desk / {DEMO_PASSWORDS['desk']}",
+        f"  Projector        {settings.public_url}/projector/{assembly.id}",
+        "",
+        "  Delegates (open a link on a phone, or in a private window):",
+    ]
+    lines += [f"    {code:<13} {who:<34} {url}" for code, who, url in links]
+    lines.append("")
+    return "\n".join(lines)

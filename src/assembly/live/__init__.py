@@ -1,0 +1,1 @@
+"""Real time: channels topics, WebSocket handlers and the fragments pushed to screens."""

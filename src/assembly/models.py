@@ -1,0 +1,7 @@
+"""Imports every domain's tables so the metadata (and Alembic) sees the whole schema."""
+
+from __future__ import annotations
+
+
+def import_all() -> None:
+    import assembly.credentials.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Votes, ballots, elections, majority rules and tallies."""

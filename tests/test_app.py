@@ -1,0 +1,64 @@
+"""The foundation: health, the OpenAPI schema, and refusing an unmigrated database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from assembly.app import create_app
+from assembly.db import UnmigratedDatabase
+from assembly.settings import Settings, SettingsError
+from tests.conftest import SECRET, ClientFactory
+
+
+async def test_health_reports_database_and_channels(make_client: ClientFactory, backend: str) -> None:
+    client = await make_client()
+    response = await client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == {"status": "ok", "kind": backend}
+    assert body["channels"] == {"status": "ok", "kind": "memory"}
+
+
+async def test_openapi_documents_the_api_and_leaves_pages_out(make_client: ClientFactory) -> None:
+    client = await make_client()
+    schema = (await client.get("/schema/openapi.json")).json()
+    paths = set(schema["paths"])
+    assert "/api/assemblies/{assembly_id}/quorum" in paths
+    assert "/api/nmos/{nmo_id}/voting-right" in paths
+    assert all(p.startswith(("/api/", "/health")) for p in paths), sorted(paths)
+
+
+async def test_server_refuses_an_unmigrated_database_and_says_what_to_run(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}", secret_key=SECRET)
+    app = create_app(settings)
+    caught: list[BaseException] = []
+    try:
+        async with AsyncTestClient(app=app):
+            pass
+    except* UnmigratedDatabase as group:
+        caught.extend(group.exceptions)
+    assert len(caught) == 1
+    assert "has no schema yet" in str(caught[0])
+    assert "Run `assembly migrate`" in str(caught[0])
+
+
+def test_settings_read_the_environment_and_refuse_bad_values() -> None:
+    s = Settings.from_env({
+        "ASSEMBLY_DATABASE_URL": "postgresql://u@db:5432/ga",
+        "ASSEMBLY_REDIS_URL": "redis://r:6379/0",
+        "ASSEMBLY_SECRET_KEY": "k" * 40,
+    })
+    assert s.database_url == "postgresql+asyncpg://u@db:5432/ga"
+    assert s.redis_url == "redis://r:6379/0"
+    assert not s.ephemeral_secret
+    default = Settings.from_env({})
+    assert default.database_url.startswith("sqlite+aiosqlite:///var/")
+    assert default.redis_url is None and default.ephemeral_secret
+    with pytest.raises(SettingsError, match="at least 32"):
+        Settings.from_env({"ASSEMBLY_SECRET_KEY": "short"})
+    with pytest.raises(SettingsError, match="postgresql:// or sqlite:///"):
+        Settings.from_env({"ASSEMBLY_DATABASE_URL": "mysql://x"})
