@@ -96,17 +96,19 @@ async def _truncate_postgres(url: str) -> None:
     engine = create_async_engine(url)
     async with engine.begin() as conn:
         tables = (
-            await conn.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version'"
+            (
+                await conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename <> 'alembic_version'"
+                    )
                 )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if tables:
-            await conn.execute(
-                text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-            )
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     await engine.dispose()
 
 
@@ -193,13 +195,17 @@ async def seed_world(
     """Seed an assembly. nmos: (code, member_class, weight); each gets a head 'CODE-head' and
     a delegate 'CODE-del'. By default every delegation is credentialed and its head present."""
     ctx = app.state.ctx
-    nmos = nmos if nmos is not None else [
-        ("AAA", "full", 1),
-        ("BBB", "full", 2),
-        ("CCC", "full", Fraction(3, 2)),
-        ("DDD", "candidate", 1),
-        ("EEE", "suspended", 1),
-    ]
+    nmos = (
+        nmos
+        if nmos is not None
+        else [
+            ("AAA", "full", 1),
+            ("BBB", "full", 2),
+            ("CCC", "full", Fraction(3, 2)),
+            ("DDD", "candidate", 1),
+            ("EEE", "suspended", 1),
+        ]
+    )
     async with ctx.session_maker() as db:
         if staff:
             for role in ("secretariat", "chair", "desk"):
@@ -209,7 +215,12 @@ async def seed_world(
         sealer: TokenSealer = ctx.sealer
         for code, member_class, weight in nmos:
             nmo = await service.add_nmo(
-                db, assembly, "test", code=code, name=f"NMO {code}", member_class=member_class,
+                db,
+                assembly,
+                "test",
+                code=code,
+                name=f"NMO {code}",
+                member_class=member_class,
                 weight=weight,
             )
             world.nmo[code] = nmo.id

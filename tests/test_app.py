@@ -13,7 +13,9 @@ from assembly.settings import Settings, SettingsError
 from tests.conftest import SECRET, ClientFactory
 
 
-async def test_health_reports_database_and_channels(make_client: ClientFactory, backend: str) -> None:
+async def test_health_reports_database_and_channels(
+    make_client: ClientFactory, backend: str
+) -> None:
     client = await make_client()
     response = await client.get("/health")
     assert response.status_code == 200
@@ -33,7 +35,9 @@ async def test_openapi_documents_the_api_and_leaves_pages_out(make_client: Clien
 
 
 async def test_server_refuses_an_unmigrated_database_and_says_what_to_run(tmp_path: Path) -> None:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}", secret_key=SECRET)
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}", secret_key=SECRET
+    )
     app = create_app(settings)
     caught: list[BaseException] = []
     try:
@@ -47,11 +51,13 @@ async def test_server_refuses_an_unmigrated_database_and_says_what_to_run(tmp_pa
 
 
 def test_settings_read_the_environment_and_refuse_bad_values() -> None:
-    s = Settings.from_env({
-        "ASSEMBLY_DATABASE_URL": "postgresql://u@db:5432/ga",
-        "ASSEMBLY_REDIS_URL": "redis://r:6379/0",
-        "ASSEMBLY_SECRET_KEY": "k" * 40,
-    })
+    s = Settings.from_env(
+        {
+            "ASSEMBLY_DATABASE_URL": "postgresql://u@db:5432/ga",
+            "ASSEMBLY_REDIS_URL": "redis://r:6379/0",
+            "ASSEMBLY_SECRET_KEY": "k" * 40,
+        }
+    )
     assert s.database_url == "postgresql+asyncpg://u@db:5432/ga"
     assert s.redis_url == "redis://r:6379/0"
     assert not s.ephemeral_secret

@@ -11,6 +11,7 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
 )
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Litestar, MediaType, Request, Response, Router, get
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
@@ -24,7 +25,6 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -123,7 +123,10 @@ async def health(state: State) -> Response[dict[str, Any]]:
     try:
         async with ctx.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-        report["database"] = {"status": "ok", "kind": "sqlite" if ctx.settings.is_sqlite else "postgresql"}
+        report["database"] = {
+            "status": "ok",
+            "kind": "sqlite" if ctx.settings.is_sqlite else "postgresql",
+        }
     except Exception as exc:
         ok = False
         report["database"] = {"status": "error", "message": type(exc).__name__}
@@ -203,7 +206,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             *live_routes(),
             Router(path="/", guards=[role_guard], route_handlers=[health]),
             create_static_files_router(
-                path="/static", directories=[STATIC_DIR], opt=roles(ALL_ROLES),
+                path="/static",
+                directories=[STATIC_DIR],
+                opt=roles(ALL_ROLES),
                 include_in_schema=False,
             ),
         ],
@@ -221,7 +226,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         openapi_config=OpenAPIConfig(
             title="assembly",
             version=__version__,
-            description="JSON API of assembly: credentials, votes and the record of a General Assembly.",
+            description=(
+                "JSON API of assembly: credentials, votes and the record of a General Assembly."
+            ),
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
         ),

@@ -49,7 +49,9 @@ def run_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     except DomainError as exc:
         lines = [exc.message]
         for err in getattr(exc, "errors", []):
-            lines.append(f"  row {err.get('row')}, column {err.get('column')}: {err.get('message')}")
+            lines.append(
+                f"  row {err.get('row')}, column {err.get('column')}: {err.get('message')}"
+            )
         raise click.ClickException("\n".join(lines)) from None
 
 
@@ -82,16 +84,30 @@ def migrate() -> None:
 
 
 @main.command()
-@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1 or $HOST")
-@click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int, show_default="8000 or $PORT")
-@click.option("--workers", default=1, type=click.IntRange(1, 64), show_default=True, help="Server processes sharing the port (use PostgreSQL and Redis for more than 1).")
+@click.option(
+    "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1 or $HOST"
+)
+@click.option(
+    "--port",
+    default=lambda: int(os.environ.get("PORT", "8000")),
+    type=int,
+    show_default="8000 or $PORT",
+)
+@click.option(
+    "--workers",
+    default=1,
+    type=click.IntRange(1, 64),
+    show_default=True,
+    help="Server processes sharing the port (use PostgreSQL and Redis for more than 1).",
+)
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the assembly over HTTP and WebSockets."""
     settings = load_settings()
     if settings.ephemeral_secret:
         raise click.ClickException(
             "Set ASSEMBLY_SECRET_KEY (at least 32 characters) before serving: it seals the "
-            "delegates' login tokens. `python -c 'import secrets; print(secrets.token_urlsafe(48))'` makes one."
+            "delegates' login tokens. This makes one: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
         )
     if workers > 1 and (settings.is_sqlite or not settings.redis_url):
         raise click.ClickException(
@@ -134,9 +150,18 @@ def _run_server(host: str, port: int, workers: int) -> None:
 
 
 @main.command()
-@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1 or $HOST")
-@click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int, show_default="8000 or $PORT")
-@click.option("--fresh/--keep", default=True, show_default=True, help="Start from an empty demo database.")
+@click.option(
+    "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1 or $HOST"
+)
+@click.option(
+    "--port",
+    default=lambda: int(os.environ.get("PORT", "8000")),
+    type=int,
+    show_default="8000 or $PORT",
+)
+@click.option(
+    "--fresh/--keep", default=True, show_default=True, help="Start from an empty demo database."
+)
 @click.option("--no-serve", is_flag=True, help="Only seed and print the links.")
 def demo(host: str, port: int, fresh: bool, no_serve: bool) -> None:
     """Seed a demo assembly on SQLite and serve it, printing every screen's link."""
@@ -168,7 +193,11 @@ def staff() -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice(["secretariat", "chair", "desk"]), required=True)
 @click.option("--name", "display_name", default="", help="Name shown on screens.")
-@click.option("--password", envvar="ASSEMBLY_STAFF_PASSWORD", help="Asked for when not given (or $ASSEMBLY_STAFF_PASSWORD).")
+@click.option(
+    "--password",
+    envvar="ASSEMBLY_STAFF_PASSWORD",
+    help="Asked for when not given (or $ASSEMBLY_STAFF_PASSWORD).",
+)
 def staff_add(username: str, role: str, display_name: str, password: str | None) -> None:
     """Create a staff account; the password is stored as an Argon2id hash."""
     from assembly.credentials import service
@@ -176,7 +205,9 @@ def staff_add(username: str, role: str, display_name: str, password: str | None)
     if password is None:
         password = getpass.getpass("Password: ")
     settings = load_settings()
-    user = run_db(settings, lambda db: service.add_staff(db, username, password, role, display_name))
+    user = run_db(
+        settings, lambda db: service.add_staff(db, username, password, role, display_name)
+    )
     click.echo(f"Staff account {user.username!r} ({user.role}) created.")
 
 
@@ -190,9 +221,15 @@ def assembly_group() -> None:
 @click.option("--place", default="")
 @click.option("--proxies/--no-proxies", default=False, show_default=True)
 @click.option("--max-proxies", default=1, type=int, show_default=True)
-@click.option("--quorum", default="1/2", show_default=True, help="Share of Full Members, e.g. 1/2 or 1/3.")
-@click.option("--at-least", is_flag=True, help="Quorum is 'at least' the share (default: 'more than').")
-def assembly_create(name: str, place: str, proxies: bool, max_proxies: int, quorum: str, at_least: bool) -> None:
+@click.option(
+    "--quorum", default="1/2", show_default=True, help="Share of Full Members, e.g. 1/2 or 1/3."
+)
+@click.option(
+    "--at-least", is_flag=True, help="Quorum is 'at least' the share (default: 'more than')."
+)
+def assembly_create(
+    name: str, place: str, proxies: bool, max_proxies: int, quorum: str, at_least: bool
+) -> None:
     """Create a General Assembly."""
     from assembly.credentials import service
 
@@ -200,8 +237,14 @@ def assembly_create(name: str, place: str, proxies: bool, max_proxies: int, quor
     a = run_db(
         settings,
         lambda db: service.create_assembly(
-            db, "cli", name, place=place, proxies_enabled=proxies, max_proxies=max_proxies,
-            quorum_share=quorum, quorum_strict=not at_least,
+            db,
+            "cli",
+            name,
+            place=place,
+            proxies_enabled=proxies,
+            max_proxies=max_proxies,
+            quorum_share=quorum,
+            quorum_strict=not at_least,
         ),
     )
     click.echo(f"Assembly {a.id} {a.name!r} created.")
@@ -241,10 +284,14 @@ def import_csv(kind: str, csv_file: Path, assembly_id: int) -> None:
         a = await service.get_assembly(db, assembly_id)
         if kind == "nmos":
             return await importing.import_nmos(db, a, "cli", text)
-        return await importing.import_delegates(db, TokenSealer(settings.secret_key), a, "cli", text)
+        return await importing.import_delegates(
+            db, TokenSealer(settings.secret_key), a, "cli", text
+        )
 
     if kind == "delegates" and settings.ephemeral_secret:
-        raise click.ClickException("Set ASSEMBLY_SECRET_KEY first: it seals the delegates' login tokens.")
+        raise click.ClickException(
+            "Set ASSEMBLY_SECRET_KEY first: it seals the delegates' login tokens."
+        )
     count = run_db(settings, work)
     click.echo(f"Imported {count} {kind}.")
 
@@ -286,11 +333,20 @@ def token_links(assembly_id: int) -> None:
 
     async def work(db: Any) -> list[str]:
         rows = await db.execute(
-            select(Delegate, Nmo.code).join(Nmo, Nmo.id == Delegate.nmo_id)
-            .where(Nmo.assembly_id == assembly_id).order_by(Nmo.code, Delegate.id)
+            select(Delegate, Nmo.code)
+            .join(Nmo, Nmo.id == Delegate.nmo_id)
+            .where(Nmo.assembly_id == assembly_id)
+            .order_by(Nmo.code, Delegate.id)
         )
         return [
-            f"{code}\t{d.name}\t{d.role}\t{settings.public_url}/login/{service.login_token(sealer, d)}"
+            "\t".join(
+                (
+                    code,
+                    d.name,
+                    d.role,
+                    f"{settings.public_url}/login/{service.login_token(sealer, d)}",
+                )
+            )
             for d, code in rows.all()
         ]
 

@@ -22,18 +22,88 @@ DEMO_PASSWORDS = {
 
 # code, name, country, class, weight, delegates (first is head)
 DEMO_NMOS: list[tuple[str, str, str, str, str, list[str]]] = [
-    ("ANEMF", "Association Nationale des Étudiants en Médecine de France", "France", "full", "3", ["Camille Martin", "Hugo Bernard"]),
-    ("bvmd", "Bundesvertretung der Medizinstudierenden in Deutschland", "Germany", "full", "3", ["Lena Schmidt", "Jonas Weber"]),
-    ("IFMSA-Brazil", "IFMSA Brazil", "Brazil", "full", "4", ["Ana Souza", "Pedro Lima", "Mariana Costa"]),
-    ("AMSA-Kenya", "Medical Students Association of Kenya", "Kenya", "full", "2", ["Wanjiru Kamau", "Otieno Ouma"]),
+    (
+        "ANEMF",
+        "Association Nationale des Étudiants en Médecine de France",
+        "France",
+        "full",
+        "3",
+        ["Camille Martin", "Hugo Bernard"],
+    ),
+    (
+        "bvmd",
+        "Bundesvertretung der Medizinstudierenden in Deutschland",
+        "Germany",
+        "full",
+        "3",
+        ["Lena Schmidt", "Jonas Weber"],
+    ),
+    (
+        "IFMSA-Brazil",
+        "IFMSA Brazil",
+        "Brazil",
+        "full",
+        "4",
+        ["Ana Souza", "Pedro Lima", "Mariana Costa"],
+    ),
+    (
+        "AMSA-Kenya",
+        "Medical Students Association of Kenya",
+        "Kenya",
+        "full",
+        "2",
+        ["Wanjiru Kamau", "Otieno Ouma"],
+    ),
     ("IFMSA-Quebec", "IFMSA-Québec", "Canada", "full", "2", ["Élodie Tremblay", "Samuel Roy"]),
-    ("MSAI", "Medical Students' Association of India", "India", "full", "4", ["Priya Sharma", "Arjun Nair"]),
-    ("AMSA-Japan", "Asian Medical Students' Association Japan", "Japan", "full", "2", ["Yuki Tanaka", "Haruto Sato"]),
+    (
+        "MSAI",
+        "Medical Students' Association of India",
+        "India",
+        "full",
+        "4",
+        ["Priya Sharma", "Arjun Nair"],
+    ),
+    (
+        "AMSA-Japan",
+        "Asian Medical Students' Association Japan",
+        "Japan",
+        "full",
+        "2",
+        ["Yuki Tanaka", "Haruto Sato"],
+    ),
     ("IFMSA-Egypt", "IFMSA-Egypt", "Egypt", "full", "3", ["Omar Hassan", "Nour Ali"]),
-    ("SaMSA", "South African Medical Students' Association", "South Africa", "candidate", "1", ["Thandi Nkosi"]),
-    ("FEMH", "Federación de Estudiantes de Medicina de Honduras", "Honduras", "associate", "1", ["Carlos Mejía"]),
-    ("IMCC", "International Medical Cooperation Committee", "Denmark", "full", "5/2", ["Freja Jensen", "Mads Nielsen"]),
-    ("AMSEA", "Medical Students' Association of Eastern Anatolia", "Türkiye", "suspended", "1", ["Deniz Yılmaz"]),
+    (
+        "SaMSA",
+        "South African Medical Students' Association",
+        "South Africa",
+        "candidate",
+        "1",
+        ["Thandi Nkosi"],
+    ),
+    (
+        "FEMH",
+        "Federación de Estudiantes de Medicina de Honduras",
+        "Honduras",
+        "associate",
+        "1",
+        ["Carlos Mejía"],
+    ),
+    (
+        "IMCC",
+        "International Medical Cooperation Committee",
+        "Denmark",
+        "full",
+        "5/2",
+        ["Freja Jensen", "Mads Nielsen"],
+    ),
+    (
+        "AMSEA",
+        "Medical Students' Association of Eastern Anatolia",
+        "Türkiye",
+        "suspended",
+        "1",
+        ["Deniz Yılmaz"],
+    ),
 ]
 
 
@@ -55,17 +125,33 @@ async def seed_demo(db: AsyncSession, settings: Settings) -> str:
     nmos = {}
     for code, name, country, member_class, weight, people in DEMO_NMOS:
         nmo = await service.add_nmo(
-            db, assembly, "demo", code=code, name=name, country=country,
-            member_class=member_class, weight=Fraction(weight),
+            db,
+            assembly,
+            "demo",
+            code=code,
+            name=name,
+            country=country,
+            member_class=member_class,
+            weight=Fraction(weight),
         )
         nmos[code] = nmo
         for i, person in enumerate(people):
             delegate, token = await service.add_delegate(
-                db, sealer, nmo, "demo", name=person,
+                db,
+                sealer,
+                nmo,
+                "demo",
+                name=person,
                 email=f"{person.split()[0].lower()}@example.org",
                 role="head" if i == 0 else "delegate",
             )
-            links.append((code, f"{person} ({'head' if i == 0 else 'delegate'})", f"{settings.public_url}/login/{token}"))
+            links.append(
+                (
+                    code,
+                    f"{person} ({'head' if i == 0 else 'delegate'})",
+                    f"{settings.public_url}/login/{token}",
+                )
+            )
             # Most delegations are credentialed and their heads checked in, so quorum is met.
             if i == 0 and code not in {"AMSA-Japan", "FEMH"}:
                 await service.set_checked_in(db, delegate, "demo", True, via="desk")
@@ -78,7 +164,8 @@ async def seed_demo(db: AsyncSession, settings: Settings) -> str:
         f"Demo assembly {assembly.name!r} is ready (database {settings.database_url}).",
         "",
         f"  Start page       {settings.public_url}/",
-        f"  Secretariat      {settings.public_url}/login   user secretariat / {DEMO_PASSWORDS['secretariat']}",
+        f"  Secretariat      {settings.public_url}/login   "
+        f"user secretariat / {DEMO_PASSWORDS['secretariat']}",
         f"  Chair            {settings.public_url}/login   user chair / {DEMO_PASSWORDS['chair']}",
         f"  Credentials desk {settings.public_url}/login   user desk / {DEMO_PASSWORDS['desk']}",
         f"  Projector        {settings.public_url}/projector/{assembly.id}",

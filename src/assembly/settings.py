@@ -75,7 +75,9 @@ class Settings:
             values["debug"] = _bool("ASSEMBLY_DEBUG", debug)
         settings = cls(**values)  # type: ignore[arg-type]
         if not settings.secret_key:
-            settings = replace(settings, secret_key=secrets.token_urlsafe(48), ephemeral_secret=True)
+            settings = replace(
+                settings, secret_key=secrets.token_urlsafe(48), ephemeral_secret=True
+            )
         return settings
 
     @property
@@ -99,5 +101,6 @@ def normalise_database_url(url: str) -> str:
     if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
         return url
     raise SettingsError(
-        f"ASSEMBLY_DATABASE_URL must be a postgresql:// or sqlite:/// URL, not {url.split(':')[0]!r}"
+        "ASSEMBLY_DATABASE_URL must be a postgresql:// or sqlite:/// URL, "
+        f"not {url.split(':')[0]!r}"
     )

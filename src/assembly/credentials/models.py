@@ -241,9 +241,7 @@ class LoginSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        CheckConstraint(
-            "(staff_user_id IS NULL) <> (delegate_id IS NULL)", name="one_principal"
-        ),
+        CheckConstraint("(staff_user_id IS NULL) <> (delegate_id IS NULL)", name="one_principal"),
     )
 
 

@@ -110,6 +110,13 @@ def page_routes() -> list[Router]:
             path="/",
             guards=[role_guard],
             include_in_schema=False,
-            route_handlers=[index, login_page, login_submit, delegate_login, logout, *screens.handlers()],
+            route_handlers=[
+                index,
+                login_page,
+                login_submit,
+                delegate_login,
+                logout,
+                *screens.handlers(),
+            ],
         )
     ]

@@ -31,13 +31,15 @@ async def assembly_socket(socket: WebSocket[Principal, Any, Any], assembly_id: i
         return
     await socket.accept()
     channels = socket.app.state.ctx.channels
-    async with channels.start_subscription([assembly_topic(assembly_id)]) as subscriber:
-        async with subscriber.run_in_background(socket.send_data):
-            try:
-                while True:
-                    await socket.receive_data(mode="text")
-            except WebSocketDisconnect:
-                pass
+    async with (
+        channels.start_subscription([assembly_topic(assembly_id)]) as subscriber,
+        subscriber.run_in_background(socket.send_data),
+    ):
+        try:
+            while True:
+                await socket.receive_data(mode="text")
+        except WebSocketDisconnect:
+            pass
 
 
 def live_routes() -> list[Router]:

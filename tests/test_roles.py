@@ -1,0 +1,198 @@
+"""The whole matrix of roles x routes: every route declares who may use it, the table below
+pins that policy, and a real request as each role gets through the guard exactly when the
+table says so."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.routes import HTTPRoute, WebSocketRoute
+
+from assembly.credentials import service
+from assembly.credentials.auth import Role
+from tests.conftest import ClientFactory, World, seed_world
+
+S, C, D, DEL, OBS, PUB = (
+    Role.secretariat,
+    Role.chair,
+    Role.desk,
+    Role.delegate,
+    Role.observer,
+    Role.public,
+)
+ALL = {S, C, D, DEL, OBS, PUB}
+LOGGED_IN = ALL - {PUB}
+STAFF = {S, C, D}
+
+# method path -> roles allowed through the guard. A route missing here fails the test.
+EXPECTED: dict[str, set[Role]] = {
+    "GET /health": ALL,
+    "POST /api/auth/login": ALL,
+    "POST /api/auth/logout": ALL,
+    "GET /api/auth/me": ALL,
+    "GET /api/staff": {S},
+    "POST /api/staff": {S},
+    "GET /api/assemblies": LOGGED_IN,
+    "POST /api/assemblies": {S},
+    "GET /api/assemblies/{assembly_id}": LOGGED_IN,
+    "PATCH /api/assemblies/{assembly_id}": {S},
+    "GET /api/assemblies/{assembly_id}/nmos": LOGGED_IN,
+    "POST /api/assemblies/{assembly_id}/nmos": {S},
+    "GET /api/assemblies/{assembly_id}/quorum": LOGGED_IN,
+    "GET /api/assemblies/{assembly_id}/electorate": STAFF,
+    "GET /api/assemblies/{assembly_id}/proxies": LOGGED_IN,
+    "POST /api/assemblies/{assembly_id}/proxies": {S, DEL},
+    "GET /api/assemblies/{assembly_id}/events": STAFF,
+    "POST /api/assemblies/{assembly_id}/import/nmos": {S},
+    "POST /api/assemblies/{assembly_id}/import/delegates": {S},
+    "POST /api/assemblies/{assembly_id}/scan": {S, D},
+    "GET /api/nmos/{nmo_id}": LOGGED_IN,
+    "PATCH /api/nmos/{nmo_id}": {S},
+    "POST /api/nmos/{nmo_id}/credential": {S, D},
+    "GET /api/nmos/{nmo_id}/delegates": LOGGED_IN,
+    "POST /api/nmos/{nmo_id}/delegates": {S},
+    "POST /api/nmos/{nmo_id}/voting-right": {S, D, DEL},
+    "GET /api/delegates/{delegate_id}": LOGGED_IN,
+    "PATCH /api/delegates/{delegate_id}": {S},
+    "POST /api/delegates/{delegate_id}/check-in": {S, D},
+    "POST /api/delegates/{delegate_id}/token": {S},
+    "GET /api/delegates/{delegate_id}/login-link": {S},
+    "POST /api/me/check-in": {DEL, OBS},
+    "DELETE /api/proxies/{proxy_id}": {S, DEL},
+    "WS /ws/assembly/{assembly_id}": LOGGED_IN,
+    # pages
+    "GET /": ALL,
+    "GET /login": ALL,
+    "POST /login": ALL,
+    "GET /login/{token}": ALL,
+    "POST /logout": ALL,
+}
+
+UNGUARDED_PREFIXES = ("/static", "/schema")
+SESSION_ENDING = {"POST /api/auth/logout", "POST /logout", "GET /login/{token}"}
+
+
+def route_table(app: Litestar) -> dict[str, frozenset[Role] | None]:
+    """Every (method, path) the app serves, with the roles its handler declares."""
+    table: dict[str, frozenset[Role] | None] = {}
+    for route in app.routes:
+        if route.path.startswith(UNGUARDED_PREFIXES):
+            continue
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        if isinstance(route, WebSocketRoute):
+            table[f"WS {path}"] = route.route_handler.opt.get("roles")
+        elif isinstance(route, HTTPRoute):
+            for method, (handler, _) in route.route_handler_map.items():
+                if method in {"HEAD", "OPTIONS"}:
+                    continue
+                table[f"{method} {path}"] = handler.opt.get("roles")
+    return table
+
+
+def test_every_route_declares_its_roles_and_matches_the_policy(app: Litestar) -> None:
+    table = route_table(app)
+    undeclared = sorted(k for k, v in table.items() if v is None)
+    assert undeclared == [], f"routes without roles: {undeclared}"
+    unlisted = sorted(set(table) - set(EXPECTED))
+    assert unlisted == [], f"routes missing from the policy table: {unlisted}"
+    gone = sorted(set(EXPECTED) - set(table))
+    assert gone == [], f"policy lists routes the app no longer has: {gone}"
+    wrong = {
+        k: (sorted(table[k] or ()), sorted(EXPECTED[k])) for k in table if table[k] != EXPECTED[k]
+    }
+    assert wrong == {}
+
+
+def guard_refused(response: Any) -> bool:
+    """True when the role guard (not the handler) turned the request away."""
+    if response.status_code in (301, 302, 303, 307) and response.headers.get(
+        "location", ""
+    ).startswith("/login?next="):
+        return True
+    if response.status_code == 401:
+        return "Log in first" in response.text
+    if response.status_code == 403:
+        return "may not do this" in response.text
+    return False
+
+
+async def _world_for_matrix(app: Litestar) -> tuple[World, dict[str, str]]:
+    world = await seed_world(app, proxies_enabled=True)
+    ctx = app.state.ctx
+    async with ctx.session_maker() as db:
+        aaa = await service.get_nmo(db, world.nmo["AAA"])
+        observer, obs_token = await service.add_delegate(
+            db, ctx.sealer, aaa, "test", name="AAA-obs", role="observer"
+        )
+        proxy = await service.give_proxy(
+            db,
+            __import__("tests.conftest", fromlist=["SECRETARIAT"]).SECRETARIAT,
+            await service.get_assembly(db, world.assembly_id),
+            await service.get_nmo(db, world.nmo["BBB"]),
+            await service.get_nmo(db, world.nmo["CCC"]),
+        )
+        await db.commit()
+    params = {
+        "assembly_id": str(world.assembly_id),
+        "nmo_id": str(world.nmo["AAA"]),
+        "delegate_id": str(world.delegate["AAA-del"]),
+        "proxy_id": str(proxy.id),
+        "token": world.token["BBB-del"],
+    }
+    world.token["AAA-obs"] = obs_token
+    world.delegate["AAA-obs"] = observer.id
+    return world, params
+
+
+async def test_each_role_gets_through_the_guard_exactly_where_the_policy_allows(
+    app: Litestar, make_client: ClientFactory
+) -> None:
+    world, params = await _world_for_matrix(app)
+
+    async def client_for(role: Role) -> Any:
+        if role in STAFF:
+            return await make_client(staff=role.value)
+        if role is DEL:
+            return await make_client(token=world.token["AAA-head"])
+        if role is OBS:
+            return await make_client(token=world.token["AAA-obs"])
+        return await make_client()
+
+    clients = {role: await client_for(role) for role in Role}
+    for role, client in clients.items():
+        me = (await client.get("/api/auth/me")).json()
+        assert me["role"] == role.value
+
+    failures: list[str] = []
+    table = route_table(app)
+    for key in sorted(table):
+        method, path = key.split(" ", 1)
+        if method == "WS":
+            continue  # the socket's guard is proven in tests/live
+        url = path.format(**params)
+        for role in Role:
+            client = await client_for(role) if key in SESSION_ENDING else clients[role]
+            response = await client.request(method, url, json={}, follow_redirects=False)
+            refused = guard_refused(response)
+            allowed = role in EXPECTED[key]
+            if refused == allowed:
+                failures.append(
+                    f"{key} as {role.value}: {'refused' if refused else 'let through'} "
+                    f"({response.status_code} {response.text[:80]!r})"
+                )
+    assert failures == [], "\n".join(failures)
+
+
+@pytest.mark.parametrize("role", ["chair", "desk"])
+async def test_staff_without_secretariat_rights_cannot_change_the_setup(
+    app: Litestar, make_client: ClientFactory, world: World, role: str
+) -> None:
+    client = await make_client(staff=role)
+    response = await client.post(
+        f"/api/assemblies/{world.assembly_id}/nmos", json={"code": "ZZZ", "name": "Z"}
+    )
+    assert response.status_code == 403
+    assert response.json()["message"] == f"A {role} may not do this."
