@@ -36,6 +36,20 @@ SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2id at its production cost makes every seeded staff account take ~0.1 s; the
+    tests check that hashing and verifying work, not its cost."""
+    from argon2 import PasswordHasher
+
+    from assembly.credentials import auth
+
+    production = auth._hasher
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    auth._hasher = production
+
+
 def need_service(what: str, why: str) -> None:
     """Skip outside CI; fail in CI, where every service must be there."""
     message = f"{what} is not available: {why}"

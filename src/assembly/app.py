@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
+from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -37,9 +39,10 @@ from assembly.credentials.auth import (
     role_guard,
     roles,
 )
-from assembly.db import check_migrated, create_engine
+from assembly.db import WRITE_INTENT, check_migrated, create_engine
 from assembly.errors import DomainError, NotAuthenticated
 from assembly.settings import Settings
+from assembly.voting.writer import BallotWriter
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -54,6 +57,9 @@ class AppContext:
     sealer: TokenSealer
     channels: ChannelsPlugin
     jinja: Environment
+    writer: BallotWriter
+    turnout_pending: set[int] = field(default_factory=set)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def login_url(self, token: str) -> str:
         return f"{self.settings.public_url}/login/{token}"
@@ -163,11 +169,29 @@ def make_jinja(settings: Settings) -> Environment:
     return env
 
 
+class WriteIntentMiddleware:
+    """Marks requests that may write, so SQLite begins their transactions IMMEDIATE."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") not in {"GET", "HEAD", "OPTIONS"}:
+            token = WRITE_INTENT.set(True)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                WRITE_INTENT.reset(token)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> Litestar:
     """Build the application; nothing is configured at import time."""
     from assembly.credentials.pages import page_routes
     from assembly.credentials.routes import api_routes
     from assembly.live.routes import live_routes
+    from assembly.voting.routes import vote_api_routes
 
     settings = settings or Settings.from_env()
     engine = create_engine(settings)
@@ -184,6 +208,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         session_maker=session_maker,
         sealer=TokenSealer(settings.secret_key),
         channels=channels,
+        writer=BallotWriter(engine),
     )
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
@@ -195,13 +220,18 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     async def on_startup(app: Litestar) -> None:
         if check_schema:
             await check_migrated(engine, settings)
+        await ctx.writer.start()
 
     async def on_shutdown(app: Litestar) -> None:
+        await ctx.writer.stop()
+        for task in list(ctx.background):
+            task.cancel()
         await engine.dispose()
 
     return Litestar(
         route_handlers=[
             *api_routes(),
+            *vote_api_routes(),
             *page_routes(),
             *live_routes(),
             Router(path="/", guards=[role_guard], route_handlers=[health]),
@@ -213,7 +243,10 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             ),
         ],
         plugins=[SQLAlchemyPlugin(config=db_config), channels],
-        middleware=[DefineMiddleware(SessionAuthMiddleware, exclude=["/static", "/schema"])],
+        middleware=[
+            WriteIntentMiddleware,
+            DefineMiddleware(SessionAuthMiddleware, exclude=["/static", "/schema"]),
+        ],
         state=State({"ctx": ctx}),
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 from fractions import Fraction
 from pathlib import Path
@@ -64,6 +65,13 @@ class FractionType(TypeDecorator[Fraction]):
         return None if value is None else Fraction(value)
 
 
+# Set for requests that change something (and for the ballot writer). On SQLite their
+# transactions start with BEGIN IMMEDIATE: a deferred transaction that reads and then writes
+# fails at once ("database is locked") when another writer committed in between, whereas an
+# immediate one waits its turn (busy_timeout). Readers stay deferred and never wait.
+WRITE_INTENT: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         path = settings.sqlite_path
@@ -71,6 +79,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(
         settings.database_url, pool_size=10, max_overflow=20, pool_pre_ping=True
@@ -78,12 +87,18 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if WRITE_INTENT.get() else "BEGIN")
 
 
 def alembic_config(settings: Settings) -> AlembicConfig:

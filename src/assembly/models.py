@@ -4,4 +4,5 @@ from __future__ import annotations
 
 
 def import_all() -> None:
-    import assembly.credentials.models  # noqa: F401
+    import assembly.credentials.models
+    import assembly.voting.models  # noqa: F401

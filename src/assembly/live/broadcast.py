@@ -38,3 +38,96 @@ async def announce_credentials(ctx: AppContext, assembly_id: int) -> None:
         assembly_topic(assembly_id),
         render(ctx, "fragments/quorum.html", quorum=quorum, oob=True),
     )
+
+
+def delegate_topic(delegate_id: int) -> str:
+    """Personal state (my ballot, my receipts) goes only to that delegate's screens."""
+    return f"delegate:{delegate_id}"
+
+
+TURNOUT_INTERVAL_S = 0.25
+
+
+async def vote_view(ctx: AppContext, vote_id: int) -> dict[str, Any] | None:
+    """Everything the shared screens show of a vote: rendered once, sent to every socket."""
+    from assembly.voting import service
+    from assembly.voting.routes import turnout_out, vote_out
+
+    async with ctx.session_maker() as db:
+        vote = await db.get(service.Vote, vote_id)
+        if vote is None:
+            return None
+        return {
+            "vote": await vote_out(db, vote),
+            "turnout": await turnout_out(db, vote),
+        }
+
+
+async def announce_vote(ctx: AppContext, vote_id: int) -> None:
+    """After a vote changes state: the shared panel to everyone, the ballot to right holders."""
+    from sqlalchemy import select
+
+    from assembly.voting.models import ElectorateEntry
+
+    view = await vote_view(ctx, vote_id)
+    if view is None:
+        return
+    vote = view["vote"]
+    topic = assembly_topic(vote.assembly_id)
+    publish(ctx, topic, render(ctx, "fragments/vote_panel.html", oob=True, **view))
+    publish(ctx, topic, render(ctx, "fragments/vote_banner.html", oob=True, **view))
+    if vote.state != "open":
+        return
+    async with ctx.session_maker() as db:
+        entries = (
+            (await db.execute(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote_id)))
+            .scalars()
+            .all()
+        )
+    by_delegate: dict[int, list[ElectorateEntry]] = {}
+    for entry in entries:
+        if entry.cast_by_delegate_id is not None:
+            by_delegate.setdefault(entry.cast_by_delegate_id, []).append(entry)
+    for delegate_id, rights in by_delegate.items():
+        publish(
+            ctx,
+            delegate_topic(delegate_id),
+            render(
+                ctx,
+                "fragments/my_ballot.html",
+                oob=True,
+                vote=vote,
+                rights=[
+                    {"nmo_id": e.nmo_id, "nmo_code": e.nmo_code, "via_proxy": e.via_proxy,
+                     "voted": False, "receipt": ""}
+                    for e in sorted(rights, key=lambda e: e.nmo_code)
+                ],
+            ),
+        )
+
+
+def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
+    """Coalesce turnout updates: at most one render per TURNOUT_INTERVAL_S per vote."""
+    import asyncio
+
+    pending: set[int] = ctx.turnout_pending
+    if vote_id in pending:
+        return
+    pending.add(vote_id)
+
+    async def later() -> None:
+        try:
+            await asyncio.sleep(TURNOUT_INTERVAL_S)
+        finally:
+            pending.discard(vote_id)
+        view = await vote_view(ctx, vote_id)
+        if view is not None:
+            publish(
+                ctx,
+                assembly_topic(assembly_id),
+                render(ctx, "fragments/turnout.html", oob=True, **view),
+            )
+
+    task = asyncio.create_task(later())
+    ctx.background.add(task)
+    task.add_done_callback(ctx.background.discard)

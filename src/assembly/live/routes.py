@@ -6,10 +6,29 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from litestar import Router, WebSocket, websocket
-from litestar.exceptions import WebSocketDisconnect
+from litestar.connection import ASGIConnection
+from litestar.exceptions import WebSocketDisconnect, WebSocketException
+from litestar.handlers.base import BaseRouteHandler
 
 from assembly.credentials.auth import LOGGED_IN, Principal, role_guard, roles
-from assembly.live.broadcast import assembly_topic
+from assembly.errors import DomainError
+from assembly.live.broadcast import assembly_topic, delegate_topic
+
+# A WebSocket close reason may carry at most 123 bytes.
+_MAX_CLOSE_REASON = 123
+
+
+def socket_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """role_guard for sockets: a refusal closes with 4000 + its HTTP status (4401, 4403).
+
+    Litestar maps any other exception raised on a socket to 4500 "Internal Server Error",
+    which would tell a logged-out screen that the server is broken.
+    """
+    try:
+        role_guard(connection, handler)
+    except DomainError as exc:
+        reason = exc.message.encode()[:_MAX_CLOSE_REASON].decode(errors="ignore")
+        raise WebSocketException(detail=reason, code=4000 + exc.status) from None
 
 
 def origin_allowed(socket: WebSocket[Any, Any, Any]) -> bool:
@@ -31,8 +50,11 @@ async def assembly_socket(socket: WebSocket[Principal, Any, Any], assembly_id: i
         return
     await socket.accept()
     channels = socket.app.state.ctx.channels
+    topics = [assembly_topic(assembly_id)]
+    if principal.delegate_id is not None:
+        topics.append(delegate_topic(principal.delegate_id))
     async with (
-        channels.start_subscription([assembly_topic(assembly_id)]) as subscriber,
+        channels.start_subscription(topics) as subscriber,
         subscriber.run_in_background(socket.send_data),
     ):
         try:
@@ -43,4 +65,4 @@ async def assembly_socket(socket: WebSocket[Principal, Any, Any], assembly_id: i
 
 
 def live_routes() -> list[Router]:
-    return [Router(path="/", guards=[role_guard], route_handlers=[assembly_socket])]
+    return [Router(path="/", guards=[socket_guard], route_handlers=[assembly_socket])]

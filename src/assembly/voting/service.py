@@ -1,0 +1,501 @@
+"""The life of a vote, as the procedure names it: draft, open (freeze the electorate),
+cast, close (tally and decide), cancel. Deciding is done by the pure functions in rules.py
+and elections.py; this module stores and loads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assembly.credentials import rules as credential_rules
+from assembly.credentials import service as credentials
+from assembly.credentials.auth import Principal
+from assembly.credentials.models import Assembly, Delegate, Nmo
+from assembly.db import utcnow
+from assembly.errors import Conflict, Forbidden, Invalid, NotFound
+from assembly.voting import rules as vote_rules
+from assembly.voting.models import (
+    BASES,
+    ELECTION_METHODS,
+    MAJORITY_RULES,
+    Ballot,
+    ElectorateEntry,
+    Participation,
+    SecretChoice,
+    Vote,
+    VoteOption,
+)
+from assembly.voting.writer import BallotOutcome, BallotRow
+
+MOTION_OPTIONS = (("yes", "Yes"), ("no", "No"), ("abstain", "Abstain"))
+RON = "RON"
+RON_LABEL = "Re-open nominations"
+MAX_CLIENT_ID = 64
+
+
+@dataclass(frozen=True, slots=True)
+class VoteSpec:
+    kind: str = "motion"
+    question: str = ""
+    description: str = ""
+    rule: str | None = None
+    base: str | None = None
+    secret: bool = False
+    seats: int = 1
+    method: str = "rounds"
+    candidates: Sequence[str] = ()
+
+
+DEFAULT_BASE = {
+    "simple": "cast",
+    "absolute": "cast_with_abstentions",
+    "two_thirds": "cast",
+    "three_quarters": "cast",
+    "unanimous": "cast",
+}
+
+
+async def get_vote(db: AsyncSession, vote_id: int) -> Vote:
+    vote = await db.get(Vote, vote_id)
+    if vote is None:
+        raise NotFound(f"There is no vote {vote_id}.")
+    return vote
+
+
+async def options_of(db: AsyncSession, vote_id: int) -> list[VoteOption]:
+    return list(
+        (
+            await db.execute(
+                select(VoteOption)
+                .where(VoteOption.vote_id == vote_id)
+                .order_by(VoteOption.position, VoteOption.id)
+            )
+        ).scalars()
+    )
+
+
+async def create_vote(db: AsyncSession, assembly: Assembly, actor: str, spec: VoteSpec) -> Vote:
+    """A draft vote; its rule defaults to the assembly's setting for the kind of motion."""
+    if spec.kind not in ("motion", "procedural", "election"):
+        raise Invalid("kind must be motion, procedural or election.")
+    question = spec.question.strip()
+    if not question:
+        raise Invalid("A vote needs a question (what the plenary decides).")
+    if len(question) > 2000:
+        raise Invalid("The question is longer than 2000 characters.")
+    default_rule = {
+        "motion": assembly.majority_ordinary,
+        "procedural": assembly.majority_procedural,
+        "election": "simple",
+    }[spec.kind]
+    rule = spec.rule or default_rule
+    if rule not in MAJORITY_RULES:
+        raise Invalid(f"rule must be one of {', '.join(MAJORITY_RULES)}, not {rule!r}.")
+    base = spec.base or (
+        "cast_with_abstentions"
+        if rule == "two_thirds" and assembly.abstentions_in_base
+        else DEFAULT_BASE[rule]
+    )
+    if base not in BASES:
+        raise Invalid(f"base must be one of {', '.join(BASES)}, not {base!r}.")
+    secret = spec.secret or spec.kind == "election"
+    vote = Vote(
+        assembly_id=assembly.id,
+        kind=spec.kind,
+        question=question,
+        description=spec.description.strip(),
+        rule=rule,
+        base=base,
+        secret=secret,
+        seats=1,
+        method="rounds",
+        state="draft",
+        created_by=actor,
+        round_no=1,
+    )
+    if spec.kind == "election":
+        if spec.method not in ELECTION_METHODS:
+            raise Invalid(f"method must be one of {', '.join(ELECTION_METHODS)}.")
+        if not 1 <= spec.seats <= 50:
+            raise Invalid("seats must be from 1 to 50.")
+        names = [c.strip() for c in spec.candidates if c.strip()]
+        if not names:
+            raise Invalid("An election needs at least one candidate.")
+        if len(set(names)) != len(names):
+            raise Invalid("A candidate is listed twice.")
+        if spec.seats > 1 and spec.method in ("rounds", "instant_runoff"):
+            raise Invalid("Several seats are filled by stv or block voting, not by rounds.")
+        if spec.seats == 1 and spec.method in ("stv", "block"):
+            vote.method = "instant_runoff" if spec.method == "stv" else "rounds"
+        else:
+            vote.method = spec.method
+        vote.seats = spec.seats
+    db.add(vote)
+    await db.flush()
+    if spec.kind == "election":
+        for i, name in enumerate(spec.candidates):
+            if name.strip():
+                db.add(VoteOption(vote_id=vote.id, key=f"c{i + 1}", label=name.strip(), position=i))
+        db.add(VoteOption(vote_id=vote.id, key=RON, label=RON_LABEL, position=len(spec.candidates)))
+    else:
+        for i, (key, label) in enumerate(MOTION_OPTIONS):
+            db.add(VoteOption(vote_id=vote.id, key=key, label=label, position=i))
+    await db.flush()
+    return vote
+
+
+async def open_vote(
+    db: AsyncSession, vote: Vote, actor: str, countdown_s: int | None = None
+) -> list[ElectorateEntry]:
+    """Open the vote: check quorum, then freeze who may vote, with which weight, through whom."""
+    if vote.state != "draft":
+        raise Conflict(f"This vote is {vote.state}; only a draft vote can be opened.")
+    assembly = await credentials.get_assembly(db, vote.assembly_id)
+    await db.execute(select(Vote.id).where(Vote.id == vote.id).with_for_update())
+    standing = await credentials.standing(db, assembly)
+    if not standing.quorum.met and not assembly.open_without_quorum:
+        raise Conflict(
+            f"There is no quorum: {standing.quorum.explain()} The vote cannot be opened.",
+            code="no_quorum",
+        )
+    if not standing.electorate:
+        raise Conflict("Nobody could vote: no Full Member is present and credentialed.")
+    entries = [
+        ElectorateEntry(
+            vote_id=vote.id,
+            nmo_id=e.nmo_id,
+            nmo_code=standing.nmos[e.nmo_id].code,
+            weight=e.weight,
+            cast_by_nmo_id=e.cast_by_nmo_id,
+            cast_by_delegate_id=e.cast_by_delegate_id,
+            via_proxy=e.via_proxy,
+        )
+        for e in standing.electorate
+    ]
+    db.add_all(entries)
+    now = utcnow()
+    vote.state = "open"
+    vote.opened_at = now
+    vote.entitled_weight = standing.quorum.weight_total
+    vote.present_weight = sum((e.weight for e in entries), Fraction(0))
+    vote.quorum_met = standing.quorum.met
+    vote.validity_turnout = assembly.validity_turnout
+    vote.vote_change_allowed = assembly.vote_change_allowed and not vote.secret
+    if countdown_s is not None:
+        set_countdown(vote, countdown_s)
+    await db.flush()
+    return entries
+
+
+def set_countdown(vote: Vote, seconds: int) -> None:
+    import datetime as dt
+
+    if not 0 <= seconds <= 3600:
+        raise Invalid("A countdown is from 0 to 3600 seconds.")
+    vote.countdown_ends_at = utcnow() + dt.timedelta(seconds=seconds) if seconds else None
+
+
+async def cancel_vote(db: AsyncSession, vote: Vote, actor: str) -> None:
+    if vote.state not in ("draft", "open"):
+        raise Conflict(f"This vote is {vote.state}; only a draft or open vote can be cancelled.")
+    await db.execute(select(Vote.id).where(Vote.id == vote.id).with_for_update())
+    vote.state = "cancelled"
+    vote.closed_at = utcnow()
+
+
+async def electorate_of(db: AsyncSession, vote_id: int) -> list[ElectorateEntry]:
+    return list(
+        (
+            await db.execute(
+                select(ElectorateEntry)
+                .where(ElectorateEntry.vote_id == vote_id)
+                .order_by(ElectorateEntry.nmo_code)
+            )
+        ).scalars()
+    )
+
+
+# --- casting ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CastRequest:
+    nmo_id: int
+    client_ballot_id: str
+    choice: str | None = None  # motions
+    marks: Sequence[str] | None = None  # elections (ranked for instant run-off and stv)
+    tracker: str = ""
+
+
+def canonical_choice(vote: Vote, option_keys: Sequence[str], req: CastRequest) -> str:
+    """Check a ballot's content against the vote and return its canonical stored form."""
+    if vote.kind == "election":
+        from assembly.voting import elections
+
+        marks = list(req.marks or ([] if req.choice is None else [req.choice]))
+        try:
+            elections.check_marks(marks, option_keys, vote.seats, vote.method)
+        except vote_rules.BallotRefused as exc:
+            raise Invalid(exc.message) from None
+        return json.dumps(marks, separators=(",", ":"))
+    if req.marks:
+        raise Invalid("This is a motion: choose one of yes, no or abstain, not a list.")
+    if req.choice not in option_keys:
+        raise Invalid(
+            f"{req.choice!r} is not an option of this vote; choose one of {', '.join(option_keys)}."
+        )
+    return json.dumps([req.choice], separators=(",", ":"))
+
+
+def check_client_id(value: str) -> str:
+    if (
+        not value
+        or len(value) > MAX_CLIENT_ID
+        or not all(ch.isalnum() or ch in "-_:" for ch in value)
+    ):
+        raise Invalid(
+            "ballot_id must be 1 to 64 letters, digits, '-', '_' or ':' made by the phone "
+            "(the same id is sent again on retry)."
+        )
+    return value
+
+
+def check_tracker(value: str) -> str:
+    value = value.strip().lower()
+    if value and (len(value) != 32 or any(ch not in "0123456789abcdef" for ch in value)):
+        raise Invalid("tracker must be 32 hexadecimal characters (128 random bits).")
+    return value
+
+
+async def why_not_entitled(db: AsyncSession, vote: Vote, principal: Principal, nmo_id: int) -> str:
+    """The precise reason a right holder's ballot for `nmo_id` is refused."""
+    nmo = await db.get(Nmo, nmo_id)
+    if nmo is None or nmo.assembly_id != vote.assembly_id:
+        return f"There is no NMO {nmo_id} in this assembly."
+    if nmo.member_class == "suspended":
+        return f"{nmo.code} is suspended: suspended members have no vote."
+    if nmo.member_class != "full":
+        return f"{nmo.code} is a {nmo.member_class} member: only Full Members vote."
+    entry = (
+        await db.execute(
+            select(ElectorateEntry).where(
+                ElectorateEntry.vote_id == vote.id, ElectorateEntry.nmo_id == nmo_id
+            )
+        )
+    ).scalar_one_or_none()
+    if entry is None:
+        return (
+            f"{nmo.code} was not in the electorate when this vote opened (it was not present "
+            "and credentialed, or its proxy holder was absent)."
+        )
+    if entry.cast_by_delegate_id != principal.delegate_id:
+        holder = (
+            await db.get(Delegate, entry.cast_by_delegate_id) if entry.cast_by_delegate_id else None
+        )
+        who = holder.name if holder else "nobody"
+        via = " through its proxy" if entry.via_proxy else ""
+        return f"The vote of {nmo.code} in this vote is cast by {who}{via}, not by you."
+    return ""
+
+
+def refusal_message(vote: Vote, outcome: BallotOutcome, code: str) -> str:
+    if outcome.reason == "vote_closed":
+        return "This vote is closed: ballots are no longer accepted."
+    return f"{code} has already voted in this vote; a second, different ballot is refused" + (
+        "." if vote.vote_change_allowed else " (changing a vote is not allowed at this assembly)."
+    )
+
+
+# --- closing and results --------------------------------------------------------------
+
+
+async def recorded_choices(db: AsyncSession, vote: Vote) -> list[tuple[Fraction, list[str]]]:
+    """(weight, marks) of every ballot recorded for the vote."""
+    if vote.secret:
+        rows = await db.execute(
+            select(SecretChoice.weight, SecretChoice.choice).where(SecretChoice.vote_id == vote.id)
+        )
+    else:
+        rows = await db.execute(
+            select(Ballot.weight, Ballot.choice).where(Ballot.vote_id == vote.id)
+        )
+    return [(weight, json.loads(choice)) for weight, choice in rows.all()]
+
+
+async def turnout(db: AsyncSession, vote: Vote) -> tuple[int, Fraction]:
+    table = Participation if vote.secret else Ballot
+    count = await db.scalar(select(func.count()).select_from(table).where(table.vote_id == vote.id))
+    if vote.secret:
+        weight_rows = await db.execute(
+            select(ElectorateEntry.weight)
+            .join(
+                Participation,
+                (Participation.vote_id == ElectorateEntry.vote_id)
+                & (Participation.nmo_id == ElectorateEntry.nmo_id),
+            )
+            .where(ElectorateEntry.vote_id == vote.id)
+        )
+    else:
+        weight_rows = await db.execute(select(Ballot.weight).where(Ballot.vote_id == vote.id))
+    return int(count or 0), sum((w for (w,) in weight_rows.all()), Fraction(0))
+
+
+def _bars(totals: dict[str, Fraction]) -> dict[str, int]:
+    whole = sum(totals.values(), Fraction(0))
+    return {k: int(v * 100 / whole) if whole else 0 for k, v in totals.items()}
+
+
+def compute_result(
+    vote: Vote, options: Sequence[VoteOption], choices: list[tuple[Fraction, list[str]]]
+) -> dict[str, Any]:
+    """The result of a closed vote as JSON-ready data; the one function every screen,
+    export and the offline verifier use."""
+    fmt = credential_rules.format_weight
+    if vote.kind != "election":
+        tally = vote_rules.tally_motion((w, marks[0]) for w, marks in choices)
+        decision = vote_rules.decide(
+            tally,
+            vote_rules.MajorityRule(vote.rule),
+            vote_rules.Base(vote.base),
+            entitled_weight=vote.entitled_weight or Fraction(0),
+            present_weight=vote.present_weight,
+            validity_turnout=vote.validity_turnout,
+        )
+        return {
+            "kind": vote.kind,
+            "adopted": decision.adopted,
+            "valid": decision.valid,
+            "rule": vote.rule,
+            "base": vote.base,
+            "threshold": fmt(decision.threshold),
+            "base_weight": fmt(decision.base_weight),
+            "totals": {
+                "yes": fmt(tally.yes),
+                "no": fmt(tally.no),
+                "abstain": fmt(tally.abstain),
+            },
+            "counts": {
+                "yes": tally.yes_count,
+                "no": tally.no_count,
+                "abstain": tally.abstain_count,
+            },
+            "explanation": decision.explanation,
+            # Whole percentages of the votes cast, only for drawing the chart.
+            "bars": _bars({"yes": tally.yes, "no": tally.no, "abstain": tally.abstain}),
+        }
+    from assembly.voting import elections
+
+    return elections.election_result(vote.method, vote.seats, [o.key for o in options], choices)
+
+
+@dataclass(frozen=True, slots=True)
+class CastResult:
+    nmo_id: int
+    nmo_code: str
+    status: str
+    receipt: str
+    message: str
+
+
+async def prepare_ballots(
+    db: AsyncSession, vote: Vote, principal: Principal, requests: Sequence[CastRequest]
+) -> tuple[list[BallotRow], dict[int, str]]:
+    """Check every ballot of a submission; any problem refuses the whole submission."""
+    if principal.delegate_id is None:
+        raise Forbidden("Only a delegate holding a vote can cast a ballot.")
+    if vote.state != "open":
+        raise Conflict(
+            {
+                "draft": "This vote has not been opened yet.",
+                "closed": "This vote is closed: ballots are no longer accepted.",
+                "cancelled": "This vote was cancelled: ballots are no longer accepted.",
+            }[vote.state],
+            code=f"vote_{vote.state}",
+        )
+    if not requests:
+        raise Invalid("The submission holds no ballot.")
+    if len(requests) > 100:
+        raise Invalid("At most 100 ballots can be sent at once.")
+    option_keys = [o.key for o in await options_of(db, vote.id)]
+    mine = {
+        e.nmo_id: e
+        for e in (
+            await db.execute(
+                select(ElectorateEntry).where(
+                    ElectorateEntry.vote_id == vote.id,
+                    ElectorateEntry.cast_by_delegate_id == principal.delegate_id,
+                )
+            )
+        ).scalars()
+    }
+    rows: list[BallotRow] = []
+    codes: dict[int, str] = {}
+    for req in requests:
+        client_id = check_client_id(req.client_ballot_id)
+        if req.nmo_id in codes:
+            raise Invalid("The submission holds two ballots for the same NMO.")
+        entry = mine.get(req.nmo_id)
+        if entry is None:
+            raise Forbidden(
+                await why_not_entitled(db, vote, principal, req.nmo_id), code="not_entitled"
+            )
+        choice = canonical_choice(vote, option_keys, req)
+        codes[req.nmo_id] = entry.nmo_code
+        rows.append(
+            BallotRow(
+                vote_id=vote.id,
+                nmo_id=req.nmo_id,
+                client_ballot_id=client_id,
+                choice=choice,
+                weight=entry.weight,
+                cast_by_delegate_id=principal.delegate_id,
+                secret=vote.secret,
+                tracker=check_tracker(req.tracker) if vote.secret else "",
+            )
+        )
+    return rows, codes
+
+
+def describe_outcomes(
+    vote: Vote, outcomes: Sequence[BallotOutcome], codes: dict[int, str]
+) -> list[CastResult]:
+    results = []
+    for o in outcomes:
+        code = codes.get(o.nmo_id, str(o.nmo_id))
+        if o.status == "refused":
+            message = refusal_message(vote, o, code)
+        elif o.status == "duplicate":
+            message = f"The ballot of {code} was already recorded (receipt {o.receipt})."
+        else:
+            message = f"The ballot of {code} is recorded (receipt {o.receipt})."
+        results.append(CastResult(o.nmo_id, code, o.status, o.receipt, message))
+    return results
+
+
+async def close_vote(db: AsyncSession, vote: Vote, actor: str) -> dict[str, Any]:
+    """Close the vote and decide it; ballots that arrive after this commit are refused."""
+    if vote.state != "open":
+        raise Conflict(f"This vote is {vote.state}; only an open vote can be closed.")
+    locked = (
+        await db.execute(select(Vote.state).where(Vote.id == vote.id).with_for_update())
+    ).scalar_one()
+    if locked != "open":
+        raise Conflict(f"This vote is {locked}; only an open vote can be closed.")
+    vote.state = "closed"
+    vote.closed_at = utcnow()
+    await db.flush()
+    options = await options_of(db, vote.id)
+    result = compute_result(vote, options, await recorded_choices(db, vote))
+    count, weight = await turnout(db, vote)
+    result["ballots"] = count
+    result["weight_cast"] = credential_rules.format_weight(weight)
+    result["electorate_weight"] = credential_rules.format_weight(vote.present_weight or Fraction(0))
+    vote.result = result
+    return result

@@ -1,0 +1,263 @@
+"""Votes through the JSON API: lifecycle, the frozen electorate, casting and every refusal,
+double submissions and races, results and the secrecy of secret ballots."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from litestar import Litestar
+from sqlalchemy import inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assembly.credentials import service as credentials
+from assembly.voting.models import Ballot, ElectorateEntry, Participation, SecretChoice
+from tests.conftest import SECRETARIAT, ClientFactory, World, seed_world
+
+
+def bid() -> str:
+    return uuid.uuid4().hex
+
+
+async def make_vote(chair: Any, world: World, **spec: Any) -> dict[str, Any]:
+    body = {"question": "Shall the agenda be adopted?", **spec}
+    response = await chair.post(f"/api/assemblies/{world.assembly_id}/votes", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def open_vote(chair: Any, vote_id: int) -> dict[str, Any]:
+    response = await chair.post(f"/api/votes/{vote_id}/open", json={})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def cast(client: Any, vote_id: int, nmo_id: int, choice: str, ballot_id: str | None = None) -> Any:
+    return await client.post(
+        f"/api/votes/{vote_id}/ballots",
+        json={"ballots": [{"nmo_id": nmo_id, "ballot_id": ballot_id or bid(), "choice": choice}]},
+    )
+
+
+async def test_two_thirds_vote_from_open_to_result(
+    app: Litestar, make_client: ClientFactory, world: World
+) -> None:
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world, rule="two_thirds")
+    assert vote["state"] == "draft" and vote["base"] == "cast"
+    opened = await open_vote(chair, vote["id"])
+    assert opened["state"] == "open"
+    phones = {code: await make_client(token=world.token[f"{code}-head"]) for code in ("AAA", "BBB", "CCC")}
+    for code, choice in (("AAA", "yes"), ("BBB", "yes"), ("CCC", "no")):
+        response = await cast(phones[code], vote["id"], world.nmo[code], choice)
+        assert response.status_code == 200, response.text
+        row = response.json()["ballots"][0]
+        assert row["status"] == "recorded" and len(row["receipt"]) == 11
+    turnout = (await chair.get(f"/api/votes/{vote['id']}/turnout")).json()
+    assert turnout["ballots"] == 3 and turnout["weight_cast"] == "4.5"
+    assert turnout["not_voted"] == []
+    closed = (await chair.post(f"/api/votes/{vote['id']}/close")).json()
+    result = closed["result"]
+    # yes 1 + 2 = 3, no 3/2: 3 of 9/2 is 66.7 %, at least two thirds.
+    assert result["adopted"] is True
+    assert result["totals"] == {"yes": "3", "no": "1.5", "abstain": "0"}
+    assert result["counts"] == {"yes": 2, "no": 1, "abstain": 0}
+    assert "66.7 %" in result["explanation"] and "two thirds" in result["explanation"]
+    assert result["ballots"] == 3
+
+
+async def test_opening_freezes_the_electorate_and_later_changes_do_not_count(
+    app: Litestar, make_client: ClientFactory, world: World, db: AsyncSession
+) -> None:
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world)
+    await open_vote(chair, vote["id"])
+    entries = (await db.execute(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote["id"]))).scalars().all()
+    assert sorted(e.nmo_code for e in entries) == ["AAA", "BBB", "CCC"]
+    # The head of AAA hands the vote over after the opening: the frozen holder still casts.
+    head = await make_client(token=world.token["AAA-head"])
+    response = await head.post(
+        f"/api/nmos/{world.nmo['AAA']}/voting-right", json={"holder_id": world.delegate["AAA-del"]}
+    )
+    assert response.status_code == 200
+    other = await make_client(token=world.token["AAA-del"])
+    refused = await cast(other, vote["id"], world.nmo["AAA"], "yes")
+    assert refused.status_code == 403
+    assert "is cast by AAA-head" in refused.json()["message"]
+    assert (await cast(head, vote["id"], world.nmo["AAA"], "yes")).status_code == 200
+
+
+async def test_opening_without_quorum_is_refused(app: Litestar, make_client: ClientFactory) -> None:
+    world = await seed_world(app, check_in=False)
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world)
+    response = await chair.post(f"/api/votes/{vote['id']}/open", json={})
+    assert response.status_code == 409
+    assert response.json()["message"].startswith("There is no quorum: 0 of 3 Full Members present")
+
+
+async def test_resending_the_same_ballot_returns_the_same_receipt_and_stores_one(
+    app: Litestar, make_client: ClientFactory, world: World, db: AsyncSession
+) -> None:
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world)
+    await open_vote(chair, vote["id"])
+    phone = await make_client(token=world.token["AAA-head"])
+    ballot_id = bid()
+    first = (await cast(phone, vote["id"], world.nmo["AAA"], "yes", ballot_id)).json()["ballots"][0]
+    again = await cast(phone, vote["id"], world.nmo["AAA"], "yes", ballot_id)
+    assert again.status_code == 200
+    repeat = again.json()["ballots"][0]
+    assert repeat["status"] == "duplicate"
+    assert repeat["receipt"] == first["receipt"]
+    different = await cast(phone, vote["id"], world.nmo["AAA"], "no")
+    assert different.status_code == 409
+    assert "AAA has already voted in this vote" in different.json()["message"]
+    count = await db.scalar(select(text("count(*)")).select_from(Ballot).where(Ballot.vote_id == vote["id"]))
+    assert count == 1
+    stored = (await db.execute(select(Ballot.choice).where(Ballot.vote_id == vote["id"]))).scalar_one()
+    assert stored == '["yes"]'
+
+
+async def test_concurrent_submissions_for_the_same_right_store_exactly_one(
+    app: Litestar, make_client: ClientFactory, world: World, db: AsyncSession
+) -> None:
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world)
+    await open_vote(chair, vote["id"])
+    phones = [await make_client(token=world.token["BBB-head"]) for _ in range(6)]
+    responses = await asyncio.gather(
+        *(cast(p, vote["id"], world.nmo["BBB"], choice) for p, choice in zip(phones, ["yes", "no"] * 3, strict=True))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 409, 409, 409, 409, 409]
+    winner = next(r for r in responses if r.status_code == 200).json()["ballots"][0]
+    rows = (await db.execute(select(Ballot).where(Ballot.vote_id == vote["id"]))).scalars().all()
+    assert len(rows) == 1 and rows[0].receipt == winner["receipt"]
+    for loser in (r for r in responses if r.status_code == 409):
+        assert "already voted" in loser.json()["message"]
+
+
+async def test_proxy_holder_casts_for_each_represented_nmo_and_the_giver_cannot(
+    app: Litestar, make_client: ClientFactory
+) -> None:
+    world = await seed_world(app, proxies_enabled=True)
+    async with app.state.ctx.session_maker() as s:
+        assembly = await credentials.get_assembly(s, world.assembly_id)
+        await credentials.give_proxy(
+            s, SECRETARIAT, assembly, await credentials.get_nmo(s, world.nmo["CCC"]), await credentials.get_nmo(s, world.nmo["AAA"])
+        )
+        await s.commit()
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world)
+    await open_vote(chair, vote["id"])
+    holder = await make_client(token=world.token["AAA-head"])
+    mine = (await holder.get(f"/api/votes/{vote['id']}/mine")).json()
+    assert [(r["nmo_code"], r["via_proxy"]) for r in mine["rights"]] == [("AAA", False), ("CCC", True)]
+    giver = await make_client(token=world.token["CCC-head"])
+    refused = await cast(giver, vote["id"], world.nmo["CCC"], "no")
+    assert refused.status_code == 403
+    assert "through its proxy" in refused.json()["message"]
+    both = await holder.post(
+        f"/api/votes/{vote['id']}/ballots",
+        json={"ballots": [
+            {"nmo_id": world.nmo["AAA"], "ballot_id": bid(), "choice": "yes"},
+            {"nmo_id": world.nmo["CCC"], "ballot_id": bid(), "choice": "no"},
+        ]},
+    )
+    assert both.status_code == 200, both.text
+    assert [b["status"] for b in both.json()["ballots"]] == ["recorded", "recorded"]
+    mine = (await holder.get(f"/api/votes/{vote['id']}/mine")).json()
+    assert all(r["voted"] and r["receipt"] for r in mine["rights"])
+
+
+async def test_every_refusal_has_its_own_message_and_stores_nothing(
+    app: Litestar, make_client: ClientFactory, world: World, db: AsyncSession
+) -> None:
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world)
+    phone = await make_client(token=world.token["AAA-head"])
+    draft = await cast(phone, vote["id"], world.nmo["AAA"], "yes")
+    assert (draft.status_code, draft.json()["message"]) == (403, "This vote is still a draft of the chair.")
+    await open_vote(chair, vote["id"])
+    cases = [
+        (world.nmo["AAA"], "maybe", 422, "'maybe' is not an option of this vote; choose one of yes, no, abstain."),
+        (world.nmo["BBB"], "yes", 403, "The vote of BBB in this vote is cast by BBB-head, not by you."),
+    ]
+    for nmo_id, choice, status, message in cases:
+        response = await cast(phone, vote["id"], nmo_id, choice)
+        assert (response.status_code, response.json()["message"]) == (status, message)
+    suspended = await make_client(token=world.token["EEE-head"])
+    response = await cast(suspended, vote["id"], world.nmo["EEE"], "yes")
+    assert (response.status_code, response.json()["message"]) == (403, "EEE is suspended: suspended members have no vote.")
+    candidate = await make_client(token=world.token["DDD-head"])
+    response = await cast(candidate, vote["id"], world.nmo["DDD"], "yes")
+    assert response.json()["message"] == "DDD is a candidate member: only Full Members vote."
+    bad_id = await phone.post(f"/api/votes/{vote['id']}/ballots", json={"ballots": [{"nmo_id": world.nmo["AAA"], "ballot_id": "", "choice": "yes"}]})
+    assert bad_id.status_code == 422 and "ballot_id must be" in bad_id.json()["message"]
+    # A revoked token ends the session: the phone is logged out, not told "not entitled".
+    secretariat = await make_client(staff="secretariat")
+    assert (await secretariat.post(f"/api/delegates/{world.delegate['AAA-head']}/token")).status_code == 200
+    revoked = await cast(phone, vote["id"], world.nmo["AAA"], "yes")
+    assert revoked.status_code == 401
+    closed_phone = await make_client(token=world.token["BBB-head"])
+    await chair.post(f"/api/votes/{vote['id']}/close")
+    late = await cast(closed_phone, vote["id"], world.nmo["BBB"], "yes")
+    assert (late.status_code, late.json()["message"]) == (409, "This vote is closed: ballots are no longer accepted.")
+    assert await db.scalar(select(text("count(*)")).select_from(Ballot)) == 0
+
+
+async def test_closing_while_ballots_arrive_gives_each_ballot_one_outcome(
+    app: Litestar, make_client: ClientFactory, world: World, db: AsyncSession
+) -> None:
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world)
+    await open_vote(chair, vote["id"])
+    phones = {c: await make_client(token=world.token[f"{c}-head"]) for c in ("AAA", "BBB", "CCC")}
+    results = await asyncio.gather(
+        chair.post(f"/api/votes/{vote['id']}/close"),
+        *(cast(p, vote["id"], world.nmo[c], "yes") for c, p in phones.items()),
+    )
+    closed = results[0].json()
+    accepted = [r for r in results[1:] if r.status_code == 200]
+    refused = [r for r in results[1:] if r.status_code == 409]
+    assert len(accepted) + len(refused) == 3
+    assert all("closed" in r.json()["message"] for r in refused)
+    stored = await db.scalar(select(text("count(*)")).select_from(Ballot).where(Ballot.vote_id == vote["id"]))
+    assert stored == len(accepted) == closed["result"]["ballots"]
+
+
+async def test_secret_vote_keeps_who_voted_and_what_was_chosen_apart(
+    app: Litestar, make_client: ClientFactory, world: World, db: AsyncSession
+) -> None:
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world, secret=True)
+    await open_vote(chair, vote["id"])
+    for code, choice in (("AAA", "yes"), ("BBB", "no"), ("CCC", "yes")):
+        phone = await make_client(token=world.token[f"{code}-head"])
+        tracker = uuid.uuid4().hex
+        response = await phone.post(
+            f"/api/votes/{vote['id']}/ballots",
+            json={"ballots": [{"nmo_id": world.nmo[code], "ballot_id": bid(), "choice": choice, "tracker": tracker}]},
+        )
+        assert response.status_code == 200, response.text
+    assert await db.scalar(select(text("count(*)")).select_from(Ballot)) == 0
+    participation = (await db.execute(select(Participation))).scalars().all()
+    assert sorted(p.nmo_id for p in participation) == sorted(world.nmo[c] for c in ("AAA", "BBB", "CCC"))
+    choices = (await db.execute(select(SecretChoice))).scalars().all()
+    assert sorted(c.choice for c in choices) == ['["no"]', '["yes"]', '["yes"]']
+    # The choice table has no column in common with participation but the vote itself,
+    # no time, and random keys: nothing to join on.
+    def columns(conn: Any, table: str) -> set[str]:
+        return {c["name"] for c in inspect(conn).get_columns(table)}
+
+    conn = await db.connection()
+    choice_cols = await conn.run_sync(columns, "secret_choice")
+    part_cols = await conn.run_sync(columns, "participation")
+    assert choice_cols == {"id", "vote_id", "choice", "weight", "tracker"}
+    assert choice_cols & part_cols == {"id", "vote_id"}
+    assert {c.id for c in choices}.isdisjoint({p.id for p in participation})
+    assert all(c.id > 10_000 for c in choices)  # random 63-bit keys, not a sequence
+    closed = (await chair.post(f"/api/votes/{vote['id']}/close")).json()
+    assert closed["result"]["totals"]["yes"] == "2.5" and closed["result"]["totals"]["no"] == "2"
