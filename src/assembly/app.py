@@ -19,7 +19,7 @@ from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -27,6 +27,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -176,7 +177,11 @@ class WriteIntentMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") not in {"GET", "HEAD", "OPTIONS"}:
+        if scope["type"] == ScopeType.HTTP and scope.get("method") not in {
+            "GET",
+            "HEAD",
+            "OPTIONS",
+        }:
             token = WRITE_INTENT.set(True)
             try:
                 await self.app(scope, receive, send)

@@ -33,7 +33,9 @@ async def open_vote(chair: Any, vote_id: int) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def cast(client: Any, vote_id: int, nmo_id: int, choice: str, ballot_id: str | None = None) -> Any:
+async def cast(
+    client: Any, vote_id: int, nmo_id: int, choice: str, ballot_id: str | None = None
+) -> Any:
     return await client.post(
         f"/api/votes/{vote_id}/ballots",
         json={"ballots": [{"nmo_id": nmo_id, "ballot_id": ballot_id or bid(), "choice": choice}]},
@@ -48,7 +50,9 @@ async def test_two_thirds_vote_from_open_to_result(
     assert vote["state"] == "draft" and vote["base"] == "cast"
     opened = await open_vote(chair, vote["id"])
     assert opened["state"] == "open"
-    phones = {code: await make_client(token=world.token[f"{code}-head"]) for code in ("AAA", "BBB", "CCC")}
+    phones = {
+        code: await make_client(token=world.token[f"{code}-head"]) for code in ("AAA", "BBB", "CCC")
+    }
     for code, choice in (("AAA", "yes"), ("BBB", "yes"), ("CCC", "no")):
         response = await cast(phones[code], vote["id"], world.nmo[code], choice)
         assert response.status_code == 200, response.text
@@ -73,7 +77,11 @@ async def test_opening_freezes_the_electorate_and_later_changes_do_not_count(
     chair = await make_client(staff="chair")
     vote = await make_vote(chair, world)
     await open_vote(chair, vote["id"])
-    entries = (await db.execute(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote["id"]))).scalars().all()
+    entries = (
+        (await db.execute(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote["id"])))
+        .scalars()
+        .all()
+    )
     assert sorted(e.nmo_code for e in entries) == ["AAA", "BBB", "CCC"]
     # The head of AAA hands the vote over after the opening: the frozen holder still casts.
     head = await make_client(token=world.token["AAA-head"])
@@ -114,9 +122,13 @@ async def test_resending_the_same_ballot_returns_the_same_receipt_and_stores_one
     different = await cast(phone, vote["id"], world.nmo["AAA"], "no")
     assert different.status_code == 409
     assert "AAA has already voted in this vote" in different.json()["message"]
-    count = await db.scalar(select(text("count(*)")).select_from(Ballot).where(Ballot.vote_id == vote["id"]))
+    count = await db.scalar(
+        select(text("count(*)")).select_from(Ballot).where(Ballot.vote_id == vote["id"])
+    )
     assert count == 1
-    stored = (await db.execute(select(Ballot.choice).where(Ballot.vote_id == vote["id"]))).scalar_one()
+    stored = (
+        await db.execute(select(Ballot.choice).where(Ballot.vote_id == vote["id"]))
+    ).scalar_one()
     assert stored == '["yes"]'
 
 
@@ -128,7 +140,10 @@ async def test_concurrent_submissions_for_the_same_right_store_exactly_one(
     await open_vote(chair, vote["id"])
     phones = [await make_client(token=world.token["BBB-head"]) for _ in range(6)]
     responses = await asyncio.gather(
-        *(cast(p, vote["id"], world.nmo["BBB"], choice) for p, choice in zip(phones, ["yes", "no"] * 3, strict=True))
+        *(
+            cast(p, vote["id"], world.nmo["BBB"], choice)
+            for p, choice in zip(phones, ["yes", "no"] * 3, strict=True)
+        )
     )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200, 409, 409, 409, 409, 409]
@@ -146,7 +161,11 @@ async def test_proxy_holder_casts_for_each_represented_nmo_and_the_giver_cannot(
     async with app.state.ctx.session_maker() as s:
         assembly = await credentials.get_assembly(s, world.assembly_id)
         await credentials.give_proxy(
-            s, SECRETARIAT, assembly, await credentials.get_nmo(s, world.nmo["CCC"]), await credentials.get_nmo(s, world.nmo["AAA"])
+            s,
+            SECRETARIAT,
+            assembly,
+            await credentials.get_nmo(s, world.nmo["CCC"]),
+            await credentials.get_nmo(s, world.nmo["AAA"]),
         )
         await s.commit()
     chair = await make_client(staff="chair")
@@ -154,17 +173,22 @@ async def test_proxy_holder_casts_for_each_represented_nmo_and_the_giver_cannot(
     await open_vote(chair, vote["id"])
     holder = await make_client(token=world.token["AAA-head"])
     mine = (await holder.get(f"/api/votes/{vote['id']}/mine")).json()
-    assert [(r["nmo_code"], r["via_proxy"]) for r in mine["rights"]] == [("AAA", False), ("CCC", True)]
+    assert [(r["nmo_code"], r["via_proxy"]) for r in mine["rights"]] == [
+        ("AAA", False),
+        ("CCC", True),
+    ]
     giver = await make_client(token=world.token["CCC-head"])
     refused = await cast(giver, vote["id"], world.nmo["CCC"], "no")
     assert refused.status_code == 403
     assert "through its proxy" in refused.json()["message"]
     both = await holder.post(
         f"/api/votes/{vote['id']}/ballots",
-        json={"ballots": [
-            {"nmo_id": world.nmo["AAA"], "ballot_id": bid(), "choice": "yes"},
-            {"nmo_id": world.nmo["CCC"], "ballot_id": bid(), "choice": "no"},
-        ]},
+        json={
+            "ballots": [
+                {"nmo_id": world.nmo["AAA"], "ballot_id": bid(), "choice": "yes"},
+                {"nmo_id": world.nmo["CCC"], "ballot_id": bid(), "choice": "no"},
+            ]
+        },
     )
     assert both.status_code == 200, both.text
     assert [b["status"] for b in both.json()["ballots"]] == ["recorded", "recorded"]
@@ -179,32 +203,56 @@ async def test_every_refusal_has_its_own_message_and_stores_nothing(
     vote = await make_vote(chair, world)
     phone = await make_client(token=world.token["AAA-head"])
     draft = await cast(phone, vote["id"], world.nmo["AAA"], "yes")
-    assert (draft.status_code, draft.json()["message"]) == (403, "This vote is still a draft of the chair.")
+    assert (draft.status_code, draft.json()["message"]) == (
+        403,
+        "This vote is still a draft of the chair.",
+    )
     await open_vote(chair, vote["id"])
     cases = [
-        (world.nmo["AAA"], "maybe", 422, "'maybe' is not an option of this vote; choose one of yes, no, abstain."),
-        (world.nmo["BBB"], "yes", 403, "The vote of BBB in this vote is cast by BBB-head, not by you."),
+        (
+            world.nmo["AAA"],
+            "maybe",
+            422,
+            "'maybe' is not an option of this vote; choose one of yes, no, abstain.",
+        ),
+        (
+            world.nmo["BBB"],
+            "yes",
+            403,
+            "The vote of BBB in this vote is cast by BBB-head, not by you.",
+        ),
     ]
     for nmo_id, choice, status, message in cases:
         response = await cast(phone, vote["id"], nmo_id, choice)
         assert (response.status_code, response.json()["message"]) == (status, message)
     suspended = await make_client(token=world.token["EEE-head"])
     response = await cast(suspended, vote["id"], world.nmo["EEE"], "yes")
-    assert (response.status_code, response.json()["message"]) == (403, "EEE is suspended: suspended members have no vote.")
+    assert (response.status_code, response.json()["message"]) == (
+        403,
+        "EEE is suspended: suspended members have no vote.",
+    )
     candidate = await make_client(token=world.token["DDD-head"])
     response = await cast(candidate, vote["id"], world.nmo["DDD"], "yes")
     assert response.json()["message"] == "DDD is a candidate member: only Full Members vote."
-    bad_id = await phone.post(f"/api/votes/{vote['id']}/ballots", json={"ballots": [{"nmo_id": world.nmo["AAA"], "ballot_id": "", "choice": "yes"}]})
+    bad_id = await phone.post(
+        f"/api/votes/{vote['id']}/ballots",
+        json={"ballots": [{"nmo_id": world.nmo["AAA"], "ballot_id": "", "choice": "yes"}]},
+    )
     assert bad_id.status_code == 422 and "ballot_id must be" in bad_id.json()["message"]
     # A revoked token ends the session: the phone is logged out, not told "not entitled".
     secretariat = await make_client(staff="secretariat")
-    assert (await secretariat.post(f"/api/delegates/{world.delegate['AAA-head']}/token")).status_code == 200
+    assert (
+        await secretariat.post(f"/api/delegates/{world.delegate['AAA-head']}/token")
+    ).status_code == 200
     revoked = await cast(phone, vote["id"], world.nmo["AAA"], "yes")
     assert revoked.status_code == 401
     closed_phone = await make_client(token=world.token["BBB-head"])
     await chair.post(f"/api/votes/{vote['id']}/close")
     late = await cast(closed_phone, vote["id"], world.nmo["BBB"], "yes")
-    assert (late.status_code, late.json()["message"]) == (409, "This vote is closed: ballots are no longer accepted.")
+    assert (late.status_code, late.json()["message"]) == (
+        409,
+        "This vote is closed: ballots are no longer accepted.",
+    )
     assert await db.scalar(select(text("count(*)")).select_from(Ballot)) == 0
 
 
@@ -224,7 +272,9 @@ async def test_closing_while_ballots_arrive_gives_each_ballot_one_outcome(
     refused = [r for r in results[1:] if r.status_code == 409]
     assert len(accepted) + len(refused) == 3
     assert all("closed" in r.json()["message"] for r in refused)
-    stored = await db.scalar(select(text("count(*)")).select_from(Ballot).where(Ballot.vote_id == vote["id"]))
+    stored = await db.scalar(
+        select(text("count(*)")).select_from(Ballot).where(Ballot.vote_id == vote["id"])
+    )
     assert stored == len(accepted) == closed["result"]["ballots"]
 
 
@@ -239,14 +289,26 @@ async def test_secret_vote_keeps_who_voted_and_what_was_chosen_apart(
         tracker = uuid.uuid4().hex
         response = await phone.post(
             f"/api/votes/{vote['id']}/ballots",
-            json={"ballots": [{"nmo_id": world.nmo[code], "ballot_id": bid(), "choice": choice, "tracker": tracker}]},
+            json={
+                "ballots": [
+                    {
+                        "nmo_id": world.nmo[code],
+                        "ballot_id": bid(),
+                        "choice": choice,
+                        "tracker": tracker,
+                    }
+                ]
+            },
         )
         assert response.status_code == 200, response.text
     assert await db.scalar(select(text("count(*)")).select_from(Ballot)) == 0
     participation = (await db.execute(select(Participation))).scalars().all()
-    assert sorted(p.nmo_id for p in participation) == sorted(world.nmo[c] for c in ("AAA", "BBB", "CCC"))
+    assert sorted(p.nmo_id for p in participation) == sorted(
+        world.nmo[c] for c in ("AAA", "BBB", "CCC")
+    )
     choices = (await db.execute(select(SecretChoice))).scalars().all()
     assert sorted(c.choice for c in choices) == ['["no"]', '["yes"]', '["yes"]']
+
     # The choice table has no column in common with participation but the vote itself,
     # no time, and random keys: nothing to join on.
     def columns(conn: Any, table: str) -> set[str]:

@@ -50,11 +50,11 @@ TURNOUT_INTERVAL_S = 0.25
 
 async def vote_view(ctx: AppContext, vote_id: int) -> dict[str, Any] | None:
     """Everything the shared screens show of a vote: rendered once, sent to every socket."""
-    from assembly.voting import service
+    from assembly.voting.models import Vote
     from assembly.voting.routes import turnout_out, vote_out
 
     async with ctx.session_maker() as db:
-        vote = await db.get(service.Vote, vote_id)
+        vote = await db.get(Vote, vote_id)
         if vote is None:
             return None
         return {
@@ -98,8 +98,13 @@ async def announce_vote(ctx: AppContext, vote_id: int) -> None:
                 oob=True,
                 vote=vote,
                 rights=[
-                    {"nmo_id": e.nmo_id, "nmo_code": e.nmo_code, "via_proxy": e.via_proxy,
-                     "voted": False, "receipt": ""}
+                    {
+                        "nmo_id": e.nmo_id,
+                        "nmo_code": e.nmo_code,
+                        "via_proxy": e.via_proxy,
+                        "voted": False,
+                        "receipt": "",
+                    }
                     for e in sorted(rights, key=lambda e: e.nmo_code)
                 ],
             ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from litestar import Controller, Request, Response, Router, get, post
@@ -82,7 +83,7 @@ async def turnout_out(db: AsyncSession, vote: Vote) -> TurnoutOut:
         weight_cast=credential_rules.format_weight(weight),
         electorate=len(electorate),
         electorate_weight=credential_rules.format_weight(
-            sum((e.weight for e in electorate), start=credential_rules.Fraction(0))
+            sum((e.weight for e in electorate), start=Fraction(0))
         ),
         not_voted=not_voted,
     )
