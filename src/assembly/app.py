@@ -21,6 +21,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.logging.config import LoggingConfig
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -270,6 +271,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
         ),
+        # Unhandled errors are logged with their traceback (never request bodies).
+        logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=set()),
         debug=settings.debug,
     )
 

@@ -323,3 +323,77 @@ async def test_secret_vote_keeps_who_voted_and_what_was_chosen_apart(
     assert all(c.id > 10_000 for c in choices)  # random 63-bit keys, not a sequence
     closed = (await chair.post(f"/api/votes/{vote['id']}/close")).json()
     assert closed["result"]["totals"]["yes"] == "2.5" and closed["result"]["totals"]["no"] == "2"
+
+
+async def test_election_rounds_drop_the_last_candidate_until_one_has_a_majority(
+    app: Litestar, make_client: ClientFactory
+) -> None:
+    world = await seed_world(
+        app,
+        nmos=[
+            ("AAA", "full", 1),
+            ("BBB", "full", 1),
+            ("CCC", "full", 1),
+            ("FFF", "full", 1),
+            ("GGG", "full", 1),
+        ],
+    )
+    chair = await make_client(staff="chair")
+    vote = await make_vote(
+        chair, world, kind="election", question="President", candidates=["Ada", "Bea", "Cyd"]
+    )
+    assert vote["secret"] is True
+    assert [o["key"] for o in vote["options"]] == ["c1", "c2", "c3", "RON"]
+    await open_vote(chair, vote["id"])
+    phones = {c: await make_client(token=world.token[f"{c}-head"]) for c in world.nmo}
+    too_many = await phones["AAA"].post(
+        f"/api/votes/{vote['id']}/ballots",
+        json={"ballots": [{"nmo_id": world.nmo["AAA"], "ballot_id": bid(), "marks": ["c1", "c2"]}]},
+    )
+    assert too_many.status_code == 422
+    assert "at most 1" in too_many.json()["message"]
+    round_one = {"AAA": "c1", "BBB": "c1", "CCC": "c2", "FFF": "c2", "GGG": "c3"}
+    for code, mark in round_one.items():
+        response = await phones[code].post(
+            f"/api/votes/{vote['id']}/ballots",
+            json={"ballots": [{"nmo_id": world.nmo[code], "ballot_id": bid(), "marks": [mark]}]},
+        )
+        assert response.status_code == 200, response.text
+    result = (await chair.post(f"/api/votes/{vote['id']}/close")).json()["result"]
+    assert result["elected"] == [] and result["rounds"][-1]["outcome"] == "next_round"
+    assert result["rounds"][-1]["dropped"] == ["c3"]
+    second = await chair.post(f"/api/votes/{vote['id']}/next-round")
+    assert second.status_code == 201, second.text
+    nxt = second.json()
+    assert nxt["round_no"] == 2 and [o["key"] for o in nxt["options"]] == ["c1", "c2", "RON"]
+    assert [o["label"] for o in nxt["options"]] == ["Ada", "Bea", "Re-open nominations"]
+    again = await chair.post(f"/api/votes/{vote['id']}/next-round")
+    assert again.status_code == 409
+    await open_vote(chair, nxt["id"])
+    for code, mark in {"AAA": "c1", "BBB": "c1", "CCC": "c2", "FFF": "c2", "GGG": "c1"}.items():
+        response = await phones[code].post(
+            f"/api/votes/{nxt['id']}/ballots",
+            json={"ballots": [{"nmo_id": world.nmo[code], "ballot_id": bid(), "marks": [mark]}]},
+        )
+        assert response.status_code == 200, response.text
+    final = (await chair.post(f"/api/votes/{nxt['id']}/close")).json()["result"]
+    assert final["elected"] == ["c1"]
+    assert final["rounds"][-1]["totals"]["c1"] == "3"
+
+
+async def test_re_open_nominations_winning_leaves_the_post_open(
+    app: Litestar, make_client: ClientFactory, world: World
+) -> None:
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world, kind="election", question="Treasurer", candidates=["Ada"])
+    await open_vote(chair, vote["id"])
+    for code, mark in (("AAA", "RON"), ("BBB", "RON"), ("CCC", "c1")):
+        phone = await make_client(token=world.token[f"{code}-head"])
+        response = await phone.post(
+            f"/api/votes/{vote['id']}/ballots",
+            json={"ballots": [{"nmo_id": world.nmo[code], "ballot_id": bid(), "marks": [mark]}]},
+        )
+        assert response.status_code == 200
+    result = (await chair.post(f"/api/votes/{vote['id']}/close")).json()["result"]
+    assert result["post_open"] is True and result["elected"] == []
+    assert "open" in result["explanation"].lower()

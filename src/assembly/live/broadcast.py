@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 if TYPE_CHECKING:
     from assembly.app import AppContext
+
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+
+
+def never_fails(fn: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
+    """An announcement runs after the change committed: if it fails, the change still
+    stands, so log the error and let the request succeed; screens catch up on reconnect."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            await fn(*args, **kwargs)
+        except Exception:
+            log.exception("announcement %s failed", fn.__name__)
+
+    return wrapper
 
 
 def assembly_topic(assembly_id: int) -> str:
@@ -20,6 +41,7 @@ def publish(ctx: AppContext, topic: str, html: str) -> None:
     ctx.channels.publish(html, [topic])
 
 
+@never_fails
 async def announce_credentials(ctx: AppContext, assembly_id: int) -> None:
     """After a credentials change commits: push the live quorum to chair and desk screens.
 
@@ -63,6 +85,7 @@ async def vote_view(ctx: AppContext, vote_id: int) -> dict[str, Any] | None:
         }
 
 
+@never_fails
 async def announce_vote(ctx: AppContext, vote_id: int) -> None:
     """After a vote changes state: the shared panel to everyone, the ballot to right holders."""
     from sqlalchemy import select

@@ -217,6 +217,16 @@ class VoteController(Controller):
         await broadcast.announce_vote(state.ctx, vote.id)
         return await vote_out(db, vote)
 
+    @post("/next-round", opt=roles(CHAIR), operation_id="nextRound", status_code=201)
+    async def next_round(
+        self, db: AsyncSession, request: Request[Principal, Any, Any], vote_id: int
+    ) -> VoteOut:
+        """Prepare the next round of an election when no candidate had a majority."""
+        vote = await service.get_vote(db, vote_id)
+        new = await service.next_round(db, vote, request.user.actor)
+        await db.commit()
+        return await vote_out(db, new)
+
     @get("/turnout", opt=roles(STAFF), operation_id="getTurnout")
     async def turnout(self, db: AsyncSession, vote_id: int) -> TurnoutOut:
         """Ballots and weight cast so far; for named votes, who has not voted yet."""

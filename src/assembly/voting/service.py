@@ -499,3 +499,47 @@ async def close_vote(db: AsyncSession, vote: Vote, actor: str) -> dict[str, Any]
     result["electorate_weight"] = credential_rules.format_weight(vote.present_weight or Fraction(0))
     vote.result = result
     return result
+
+
+async def next_round(db: AsyncSession, vote: Vote, actor: str) -> Vote:
+    """After a round with no majority: a new draft round with the options still standing."""
+    if vote.kind != "election" or vote.method != "rounds":
+        raise Conflict("Only an election decided in rounds has a next round.")
+    if vote.state != "closed" or not vote.result:
+        raise Conflict("Close this round before preparing the next one.")
+    rounds = vote.result.get("rounds") or []
+    outcome = rounds[-1]["outcome"] if rounds else None
+    if outcome != "next_round":
+        raise Conflict(
+            "This round decided the election (or left it to the chair): there is no next round."
+        )
+    continuing = [k for k in vote.result.get("continuing", []) if k != RON]
+    existing = await db.scalar(
+        select(Vote.id).where(
+            Vote.parent_id == (vote.parent_id or vote.id), Vote.round_no == vote.round_no + 1
+        )
+    )
+    if existing is not None:
+        raise Conflict(f"Round {vote.round_no + 1} already exists (vote {existing}).")
+    labels = {o.key: o.label for o in await options_of(db, vote.id)}
+    new = Vote(
+        assembly_id=vote.assembly_id,
+        kind="election",
+        question=vote.question,
+        description=vote.description,
+        rule=vote.rule,
+        base=vote.base,
+        secret=True,
+        seats=vote.seats,
+        method=vote.method,
+        parent_id=vote.parent_id or vote.id,
+        round_no=vote.round_no + 1,
+        state="draft",
+        created_by=actor,
+    )
+    db.add(new)
+    await db.flush()
+    for i, key in enumerate([*continuing, RON]):
+        db.add(VoteOption(vote_id=new.id, key=key, label=labels.get(key, RON_LABEL), position=i))
+    await db.flush()
+    return new
