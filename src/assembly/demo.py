@@ -10,6 +10,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assembly.credentials import service
 from assembly.credentials.auth import Principal, Role, TokenSealer
 from assembly.settings import Settings
+from assembly.voting import service as voting
+
+# Drafts the chair can open from the chair screen, one of each kind.
+DEMO_VOTES = [
+    voting.VoteSpec(kind="procedural", question="Shall the agenda of this plenary be adopted?"),
+    voting.VoteSpec(
+        kind="motion",
+        question="Shall the Policy Statement on Climate and Health be adopted?",
+        rule="two_thirds",
+    ),
+    voting.VoteSpec(
+        kind="motion",
+        question="Shall the General Assembly thank the Organizing Committee?",
+        secret=True,
+    ),
+    voting.VoteSpec(
+        kind="election",
+        question="Election of the Vice-President for Finance",
+        candidates=["Amira Haddad", "Lucas Ferreira", "Mei Lin"],
+    ),
+]
 
 DEMO_DB = Path("var") / "demo.sqlite3"
 # Demo only: a fixed key so that printed links survive a restart with --keep.
@@ -159,6 +180,8 @@ async def seed_demo(db: AsyncSession, settings: Settings) -> str:
             await service.set_credentialed(db, nmo, "demo", True)
     secretariat = Principal(Role.secretariat, name="secretariat", staff_user_id=0)
     await service.give_proxy(db, secretariat, assembly, nmos["AMSA-Japan"], nmos["MSAI"])
+    for spec in DEMO_VOTES:
+        await voting.create_vote(db, assembly, "demo", spec)
     lines = [
         "",
         f"Demo assembly {assembly.name!r} is ready (database {settings.database_url}).",
