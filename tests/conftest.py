@@ -139,6 +139,7 @@ async def settings(_template_db: str, tmp_path: Path) -> Settings:
         database_url=url,
         secret_key=SECRET,
         public_url="http://testserver.local",
+        database_pool=not TEST_DB_URL,
     )
 
 
@@ -167,7 +168,12 @@ async def make_client(app: Litestar) -> AsyncIterator[ClientFactory]:
         *, staff: str | None = None, token: str | None = None
     ) -> AsyncTestClient[Litestar]:
         client = AsyncTestClient(app=app, base_url="http://testserver.local")
-        await client.__aenter__()
+        if opened:
+            # One app, one event loop (as in a server process): later clients reuse the
+            # first client's portal instead of starting the app again in a loop of their own.
+            client.blocking_portal = opened[0].blocking_portal
+        else:
+            await client.__aenter__()
         opened.append(client)
         if staff is not None:
             response = await client.post(
@@ -180,8 +186,8 @@ async def make_client(app: Litestar) -> AsyncIterator[ClientFactory]:
         return client
 
     yield factory
-    for client in reversed(opened):
-        await client.__aexit__(None, None, None)
+    if opened:
+        await opened[0].__aexit__(None, None, None)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from litestar.routes import HTTPRoute, WebSocketRoute
 
 from assembly.credentials import service
 from assembly.credentials.auth import Role
+from assembly.voting import service as voting
 from tests.conftest import ClientFactory, World, seed_world
 
 S, C, D, DEL, OBS, PUB = (
@@ -63,12 +64,51 @@ EXPECTED: dict[str, set[Role]] = {
     "POST /api/me/check-in": {DEL, OBS},
     "DELETE /api/proxies/{proxy_id}": {S, DEL},
     "WS /ws/assembly/{assembly_id}": LOGGED_IN,
+    "GET /api/assemblies/{assembly_id}/votes": LOGGED_IN,
+    "POST /api/assemblies/{assembly_id}/votes": {S, C},
+    "GET /api/votes/{vote_id}": LOGGED_IN,
+    "POST /api/votes/{vote_id}/open": {S, C},
+    "POST /api/votes/{vote_id}/close": {S, C},
+    "POST /api/votes/{vote_id}/cancel": {S, C},
+    "POST /api/votes/{vote_id}/countdown": {S, C},
+    "POST /api/votes/{vote_id}/projector": {S, C},
+    "POST /api/votes/{vote_id}/next-round": {S, C},
+    "GET /api/votes/{vote_id}/turnout": STAFF,
+    "GET /api/votes/{vote_id}/mine": {DEL, OBS},
+    "POST /api/votes/{vote_id}/ballots": {DEL},
     # pages
     "GET /": ALL,
     "GET /login": ALL,
     "POST /login": ALL,
     "GET /login/{token}": ALL,
     "POST /logout": ALL,
+    "GET /secretariat": {S},
+    "POST /secretariat/assemblies": {S},
+    "POST /secretariat/assemblies/{assembly_id}/rules": {S},
+    "POST /secretariat/assemblies/{assembly_id}/nmos": {S},
+    "GET /secretariat/nmos/{nmo_id}": {S},
+    "POST /secretariat/nmos/{nmo_id}": {S},
+    "POST /secretariat/nmos/{nmo_id}/delegates": {S},
+    "POST /secretariat/delegates/{delegate_id}/token": {S},
+    "GET /secretariat/assemblies/{assembly_id}/import": {S},
+    "POST /secretariat/assemblies/{assembly_id}/import/nmos": {S},
+    "POST /secretariat/assemblies/{assembly_id}/import/delegates": {S},
+    "GET /secretariat/assemblies/{assembly_id}/events": {S},
+    "GET /secretariat/assemblies/{assembly_id}/cards": {S},
+    "GET /desk": {S, D},
+    "GET /desk/search": {S, D},
+    "POST /desk/nmos/{nmo_id}/credential": {S, D},
+    "POST /desk/delegates/{delegate_id}/check-in": {S, D},
+    "POST /desk/scan": {S, D},
+    "GET /delegate": {DEL, OBS},
+    "POST /delegate/check-in": {DEL, OBS},
+    "POST /delegate/voting-right": {DEL},
+    "POST /delegate/proxy": {DEL},
+    "POST /delegate/proxies/{proxy_id}/revoke": {DEL},
+    "GET /chair": {S, C},
+    "GET /chair/nmos": {S, C},
+    "GET /projector/{assembly_id}": ALL,
+    "GET /projector/{assembly_id}/quorum": ALL,
 }
 
 UNGUARDED_PREFIXES = ("/static", "/schema")
@@ -134,8 +174,15 @@ async def _world_for_matrix(app: Litestar) -> tuple[World, dict[str, str]]:
             await service.get_nmo(db, world.nmo["BBB"]),
             await service.get_nmo(db, world.nmo["CCC"]),
         )
+        vote = await voting.create_vote(
+            db,
+            await service.get_assembly(db, world.assembly_id),
+            "test",
+            voting.VoteSpec(question="Matrix?"),
+        )
         await db.commit()
     params = {
+        "vote_id": str(vote.id),
         "assembly_id": str(world.assembly_id),
         "nmo_id": str(world.nmo["AAA"]),
         "delegate_id": str(world.delegate["AAA-del"]),

@@ -15,6 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, String, TypeDecorator, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from assembly.settings import PROJECT_ROOT, Settings
 
@@ -81,6 +82,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    if not settings.database_pool:
+        return create_async_engine(settings.database_url, poolclass=NullPool)
     return create_async_engine(
         settings.database_url, pool_size=10, max_overflow=20, pool_pre_ping=True
     )

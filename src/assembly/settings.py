@@ -50,6 +50,9 @@ class Settings:
     # A dev server may start without a key; the key then changes at every start, which
     # invalidates encrypted login tokens, so `serve` refuses that outside demo mode.
     ephemeral_secret: bool = False
+    # Tests turn pooling off: their clients run the app in event loops of their own, and an
+    # asyncpg connection cannot move between loops.
+    database_pool: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
