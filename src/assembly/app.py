@@ -42,7 +42,7 @@ from assembly.credentials.auth import (
     roles,
 )
 from assembly.db import WRITE_INTENT, check_migrated, create_engine
-from assembly.errors import DomainError, NotAuthenticated
+from assembly.errors import DomainError, LoginRequired, NotAuthenticated
 from assembly.settings import Settings
 from assembly.voting.writer import BallotWriter
 
@@ -81,10 +81,16 @@ def _wants_html(request: Request[Any, Any, Any]) -> bool:
 
 
 def _error_response(
-    request: Request[Any, Any, Any], status: int, code: str, message: str, errors: list[Any]
+    request: Request[Any, Any, Any],
+    status: int,
+    code: str,
+    message: str,
+    errors: list[Any],
+    *,
+    login_required: bool = False,
 ) -> Response[Any]:
     if _wants_html(request):
-        if status == 401 and request.method == "GET" and not request.headers.get("hx-request"):
+        if login_required and request.method == "GET" and not request.headers.get("hx-request"):
             return Redirect(f"/login?next={request.url.path}")
         headers = {}
         if request.headers.get("hx-request"):
@@ -104,7 +110,14 @@ def _error_response(
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     errors = list(getattr(exc, "errors", []))
-    return _error_response(request, exc.status, exc.code, exc.message, errors)
+    return _error_response(
+        request,
+        exc.status,
+        exc.code,
+        exc.message,
+        errors,
+        login_required=isinstance(exc, LoginRequired),
+    )
 
 
 def validation_error_handler(

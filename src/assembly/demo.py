@@ -5,10 +5,12 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly.credentials import service
 from assembly.credentials.auth import Principal, Role, TokenSealer
+from assembly.credentials.models import Assembly, Delegate, Nmo
 from assembly.settings import Settings
 from assembly.voting import service as voting
 
@@ -33,6 +35,7 @@ DEMO_VOTES = [
 ]
 
 DEMO_DB = Path("var") / "demo.sqlite3"
+DEMO_NAME = "Demo General Assembly"
 # Demo only: a fixed key so that printed links survive a restart with --keep.
 DEMO_SECRET = "demo-secret-key-do-not-use-in-production-0123456789"
 DEMO_PASSWORDS = {
@@ -129,20 +132,27 @@ DEMO_NMOS: list[tuple[str, str, str, str, str, list[str]]] = [
 
 
 async def seed_demo(db: AsyncSession, settings: Settings) -> str:
-    """Create the demo assembly and return the text that tells a newcomer where to go."""
+    """Create the demo assembly (unless it is there already, as after `demo --keep`) and
+    return the text that tells a newcomer where to go."""
+    existing = await db.scalar(select(Assembly).where(Assembly.name == DEMO_NAME))
+    if existing is None:
+        await _seed(db, settings)
+    return await describe_demo(db, settings)
+
+
+async def _seed(db: AsyncSession, settings: Settings) -> None:
     sealer = TokenSealer(settings.secret_key)
     for role, password in DEMO_PASSWORDS.items():
         await service.add_staff(db, role, password, role, display_name=f"Demo {role}")
     assembly = await service.create_assembly(
         db,
         "demo",
-        "Demo General Assembly",
+        DEMO_NAME,
         place="Online",
         proxies_enabled=True,
         max_proxies=1,
         self_checkin=True,
     )
-    links: list[tuple[str, str, str]] = []
     nmos = {}
     for code, name, country, member_class, weight, people in DEMO_NMOS:
         nmo = await service.add_nmo(
@@ -157,7 +167,7 @@ async def seed_demo(db: AsyncSession, settings: Settings) -> str:
         )
         nmos[code] = nmo
         for i, person in enumerate(people):
-            delegate, token = await service.add_delegate(
+            delegate, _token = await service.add_delegate(
                 db,
                 sealer,
                 nmo,
@@ -165,13 +175,6 @@ async def seed_demo(db: AsyncSession, settings: Settings) -> str:
                 name=person,
                 email=f"{person.split()[0].lower()}@example.org",
                 role="head" if i == 0 else "delegate",
-            )
-            links.append(
-                (
-                    code,
-                    f"{person} ({'head' if i == 0 else 'delegate'})",
-                    f"{settings.public_url}/login/{token}",
-                )
             )
             # Most delegations are credentialed and their heads checked in, so quorum is met.
             if i == 0 and code not in {"AMSA-Japan", "FEMH"}:
@@ -182,19 +185,34 @@ async def seed_demo(db: AsyncSession, settings: Settings) -> str:
     await service.give_proxy(db, secretariat, assembly, nmos["AMSA-Japan"], nmos["MSAI"])
     for spec in DEMO_VOTES:
         await voting.create_vote(db, assembly, "demo", spec)
+
+
+async def describe_demo(db: AsyncSession, settings: Settings) -> str:
+    """Where to open every screen, with every delegate's current login link."""
+    sealer = TokenSealer(settings.secret_key)
+    assembly = (await db.execute(select(Assembly).where(Assembly.name == DEMO_NAME))).scalar_one()
+    rows = await db.execute(
+        select(Delegate, Nmo.code)
+        .join(Nmo, Nmo.id == Delegate.nmo_id)
+        .where(Nmo.assembly_id == assembly.id)
+        .order_by(Nmo.id, Delegate.id)
+    )
+    url = settings.public_url
     lines = [
         "",
         f"Demo assembly {assembly.name!r} is ready (database {settings.database_url}).",
         "",
-        f"  Start page       {settings.public_url}/",
-        f"  Secretariat      {settings.public_url}/login   "
-        f"user secretariat / {DEMO_PASSWORDS['secretariat']}",
-        f"  Chair            {settings.public_url}/login   user chair / {DEMO_PASSWORDS['chair']}",
-        f"  Credentials desk {settings.public_url}/login   user desk / {DEMO_PASSWORDS['desk']}",
-        f"  Projector        {settings.public_url}/projector/{assembly.id}",
+        f"  Start page       {url}/",
+        f"  Secretariat      {url}/login   user secretariat / {DEMO_PASSWORDS['secretariat']}",
+        f"  Chair            {url}/login   user chair / {DEMO_PASSWORDS['chair']}",
+        f"  Credentials desk {url}/login   user desk / {DEMO_PASSWORDS['desk']}",
+        f"  Projector        {url}/projector/{assembly.id}",
         "",
         "  Delegates (open a link on a phone, or in a private window):",
     ]
-    lines += [f"    {code:<13} {who:<34} {url}" for code, who, url in links]
+    for delegate, code in rows.all():
+        who = f"{delegate.name} ({delegate.role})"
+        link = f"{url}/login/{service.login_token(sealer, delegate)}"
+        lines.append(f"    {code:<13} {who:<34} {link}")
     lines.append("")
     return "\n".join(lines)

@@ -31,6 +31,10 @@ class NotAuthenticated(DomainError):
     code = "not_authenticated"
 
 
+class LoginRequired(NotAuthenticated):
+    """Nobody is logged in and the route needs a login: pages send the browser to log in."""
+
+
 class Conflict(DomainError):
     """The request is well-formed but the assembly's state or rules refuse it."""
 

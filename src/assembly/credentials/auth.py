@@ -21,7 +21,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from sqlalchemy import select
 
 from assembly.db import utcnow
-from assembly.errors import Forbidden, NotAuthenticated
+from assembly.errors import Forbidden, LoginRequired
 
 SESSION_COOKIE = "assembly_session"
 TOKEN_BYTES = 32  # 256 bits; the issue asks for at least 128
@@ -191,5 +191,5 @@ def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     if principal.role in allowed:
         return
     if principal.role is Role.public:
-        raise NotAuthenticated("Log in first: this needs a staff login or your delegate link.")
+        raise LoginRequired("Log in first: this needs a staff login or your delegate link.")
     raise Forbidden(f"A {principal.role.value} may not do this.")
