@@ -397,3 +397,50 @@ async def test_re_open_nominations_winning_leaves_the_post_open(
     result = (await chair.post(f"/api/votes/{vote['id']}/close")).json()["result"]
     assert result["post_open"] is True and result["elected"] == []
     assert "open" in result["explanation"].lower()
+
+
+async def test_a_named_ballot_can_be_changed_before_close_when_the_assembly_allows_it(
+    app: Litestar, make_client: ClientFactory, db: AsyncSession
+) -> None:
+    world = await seed_world(app, vote_change_allowed=True)
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world)
+    await open_vote(chair, vote["id"])
+    phone = await make_client(token=world.token["AAA-head"])
+    first = (await cast(phone, vote["id"], world.nmo["AAA"], "no")).json()["ballots"][0]
+    changed = await cast(phone, vote["id"], world.nmo["AAA"], "yes")
+    assert changed.status_code == 200
+    row = changed.json()["ballots"][0]
+    assert row["status"] == "changed" and row["receipt"] != first["receipt"]
+    stored = (await db.execute(select(Ballot.choice).where(Ballot.vote_id == vote["id"]))).scalars()
+    assert list(stored) == ['["yes"]']
+    result = (await chair.post(f"/api/votes/{vote['id']}/close")).json()["result"]
+    assert result["counts"] == {"yes": 1, "no": 0, "abstain": 0}
+
+
+async def test_a_proxy_holder_and_its_principal_racing_store_exactly_one_ballot(
+    app: Litestar, make_client: ClientFactory, db: AsyncSession
+) -> None:
+    world = await seed_world(app, proxies_enabled=True)
+    async with app.state.ctx.session_maker() as s:
+        assembly = await credentials.get_assembly(s, world.assembly_id)
+        giver = await credentials.get_nmo(s, world.nmo["BBB"])
+        await credentials.give_proxy(
+            s, SECRETARIAT, assembly, giver, await credentials.get_nmo(s, world.nmo["AAA"])
+        )
+        await s.commit()
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world)
+    await open_vote(chair, vote["id"])
+    holder = await make_client(token=world.token["AAA-head"])
+    principal = await make_client(token=world.token["BBB-head"])
+    results = await asyncio.gather(
+        cast(holder, vote["id"], world.nmo["BBB"], "yes"),
+        cast(principal, vote["id"], world.nmo["BBB"], "no"),
+    )
+    assert [r.status_code for r in results] == [200, 403]
+    assert "through its proxy" in results[1].json()["message"]
+    stored = (
+        await db.execute(select(Ballot.choice).where(Ballot.nmo_id == world.nmo["BBB"]))
+    ).scalars()
+    assert list(stored) == ['["yes"]']

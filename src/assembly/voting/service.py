@@ -471,6 +471,8 @@ def describe_outcomes(
         code = codes.get(o.nmo_id, str(o.nmo_id))
         if o.status == "refused":
             message = refusal_message(vote, o, code)
+        elif o.status == "changed":
+            message = f"The ballot of {code} is changed (new receipt {o.receipt})."
         elif o.status == "duplicate":
             message = f"The ballot of {code} was already recorded (receipt {o.receipt})."
         else:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -60,7 +60,7 @@ class BallotOutcome:
     """What happened to one row: recorded (now or by an earlier identical send) or refused."""
 
     nmo_id: int
-    status: str  # "recorded", "duplicate" (same ballot again), "refused"
+    status: str  # "recorded", "duplicate" (same ballot again), "changed", "refused"
     receipt: str = ""
     reason: str = ""  # "already_voted", "vote_closed"
 
@@ -257,6 +257,22 @@ async def write_batch(
                 outcomes[i] = BallotOutcome(row.nmo_id, "refused", reason="already_voted")
             elif found[0] == row.client_ballot_id:
                 outcomes[i] = BallotOutcome(row.nmo_id, "duplicate", receipt=found[1])
+            elif states[row.vote_id][1] and not row.secret:
+                # The assembly lets a named ballot be changed before close: the new one
+                # replaces it, with a new receipt (a secret choice cannot be found to change).
+                receipt = new_receipt()
+                await conn.execute(
+                    update(Ballot)
+                    .where(Ballot.vote_id == row.vote_id, Ballot.nmo_id == row.nmo_id)
+                    .values(
+                        client_ballot_id=row.client_ballot_id,
+                        choice=row.choice,
+                        receipt=receipt,
+                        cast_at=now,
+                    )
+                )
+                existing[(row.vote_id, row.nmo_id)] = (row.client_ballot_id, receipt)
+                outcomes[i] = BallotOutcome(row.nmo_id, "changed", receipt=receipt)
             else:
                 outcomes[i] = BallotOutcome(row.nmo_id, "refused", reason="already_voted")
     return [outcomes[i] for i in range(len(rows))]
