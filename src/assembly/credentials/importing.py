@@ -24,6 +24,7 @@ NMO_REQUIRED = ("code", "name")
 DELEGATE_COLUMNS = ("nmo_code", "name", "email", "role", "language")
 DELEGATE_REQUIRED = ("nmo_code", "name")
 MAX_ROWS = 5000
+SEPARATORS = (",", ";", "\t")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,15 @@ class RowError:
         return {"row": self.row, "column": self.column, "message": self.message}
 
 
+def separator_of(text: str) -> str:
+    """The separator the header row uses: spreadsheets write `,` or, where the decimal mark
+    is a comma, `;` (tabs when copied). Column names hold none of them, so the header decides;
+    guessing from the data (csv.Sniffer) also guesses quote characters and mangles names."""
+    header = text.split("\n", 1)[0]
+    best = max(SEPARATORS, key=header.count)
+    return best if header.count(best) else ","
+
+
 def read_rows(
     text: str, columns: tuple[str, ...], required: tuple[str, ...]
 ) -> Iterator[tuple[int, dict[str, str]]]:
@@ -43,25 +53,36 @@ def read_rows(
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise Invalid("The file is empty: it needs a header row and at least one row.")
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    # strict: an unclosed quote is an error, not a cell that swallows the rest of the file.
+    reader = csv.reader(io.StringIO(text), csv.excel, delimiter=separator_of(text), strict=True)
     try:
         header = [h.strip().lower().replace(" ", "_") for h in next(reader)]
     except StopIteration:
         raise Invalid("The file is empty: it needs a header row and at least one row.") from None
+    except csv.Error as exc:
+        raise Invalid(f"The header row cannot be read as CSV: {exc}.") from None
     unknown = [h for h in header if h and h not in columns]
     missing = [c for c in required if c not in header]
+    twice = sorted({h for h in header if h and header.count(h) > 1})
     errors = [RowError(1, c, f"required column {c!r} is missing") for c in missing]
     errors += [
         RowError(1, h, f"unknown column {h!r}; the columns are {', '.join(columns)}")
         for h in unknown
     ]
+    errors += [RowError(1, h, f"column {h!r} appears more than once") for h in twice]
     if errors:
         raise Invalid(_summary(errors), errors=[e.as_dict() for e in errors])
-    for number, cells in enumerate(reader, start=2):
+    rows = enumerate(reader, start=2)
+    while True:
+        try:
+            number, cells = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise Invalid(
+                f"Nothing was imported: the file is not valid CSV at line {reader.line_num} "
+                f"({exc}); check its quotes."
+            ) from None
         if not any(c.strip() for c in cells):
             continue
         if number - 1 > MAX_ROWS:
@@ -69,15 +90,24 @@ def read_rows(
         if len(cells) > len(header):
             yield number, {"__extra__": str(len(cells) - len(header))}
             continue
-        yield number, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}
+        yield (
+            number,
+            {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)},
+        )
 
 
 def _summary(errors: list[RowError]) -> str:
     first = errors[0]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return (
-        f"Nothing was imported: row {first.row}, column {first.column}: {first.message}{more}."
-    )
+    return f"Nothing was imported: row {first.row}, column {first.column}: {first.message}{more}."
+
+
+def _name_length(value: str) -> str:
+    return service.check_length("name", value, service.NAME_LENGTH)
+
+
+def _country_length(value: str) -> str:
+    return service.check_length("country", value, 100)
 
 
 def _check(errors: list[RowError], row: int, column: str, fn: object, value: object) -> object:
@@ -103,13 +133,24 @@ async def import_nmos(db: AsyncSession, assembly: Assembly, actor: str, text: st
         code = _check(errors, number, "code", service.check_code, cells.get("code", ""))
         if not cells.get("name"):
             errors.append(RowError(number, "name", "an NMO needs a name"))
-        _check(errors, number, "member_class", service.check_member_class, cells.get("member_class") or "full")
+        else:
+            _check(errors, number, "name", _name_length, cells["name"])
+        _check(errors, number, "country", _country_length, cells.get("country", ""))
+        _check(
+            errors,
+            number,
+            "member_class",
+            service.check_member_class,
+            cells.get("member_class") or "full",
+        )
         _check(errors, number, "weight", service.check_weight, cells.get("weight") or "1")
         if isinstance(code, str):
             if code in existing:
                 errors.append(RowError(number, "code", f"NMO {code} is already registered"))
             elif code in seen:
-                errors.append(RowError(number, "code", f"NMO {code} is already in row {seen[code]}"))
+                errors.append(
+                    RowError(number, "code", f"NMO {code} is already in row {seen[code]}")
+                )
             seen.setdefault(code, number)
         if len(errors) == before:
             good.append(cells)
@@ -163,7 +204,10 @@ async def import_delegates(
             errors.append(RowError(number, "nmo_code", f"there is no NMO {code} in this assembly"))
         if not cells.get("name"):
             errors.append(RowError(number, "name", "a delegate needs a name"))
+        else:
+            _check(errors, number, "name", _name_length, cells["name"])
         _check(errors, number, "email", service.check_email, cells.get("email", ""))
+        _check(errors, number, "language", service.check_language, cells.get("language") or "en")
         role = cells.get("role") or "delegate"
         _check(errors, number, "role", service.check_role, role)
         if role == "head" and code:

@@ -129,9 +129,9 @@ def check_proxy(
     if not rules.enabled:
         raise RuleViolation("proxies_off", "Proxies are not allowed at this assembly.")
     if rules.deadline is not None and now > rules.deadline:
+        deadline = rules.deadline.astimezone(dt.UTC)
         raise RuleViolation(
-            "proxy_deadline",
-            f"The deadline for proxies passed at {rules.deadline:%Y-%m-%d %H:%M} UTC.",
+            "proxy_deadline", f"The deadline for proxies passed at {deadline:%Y-%m-%d %H:%M} UTC."
         )
     if giver.id == holder.id:
         raise RuleViolation("proxy_self", f"{giver.code} cannot give its vote to itself.")
@@ -159,9 +159,13 @@ def check_proxy(
             f"{giver.code} holds the vote of another NMO, so it cannot give its own away "
             "(no chains).",
         )
+    if rules.max_proxies <= 0:
+        raise RuleViolation(
+            "proxy_cap", "No NMO may hold proxies at this assembly (max_proxies is 0)."
+        )
     carried = sum(1 for p in active if p.holder_id == holder.id)
     if carried >= rules.max_proxies:
-        plural = "proxy" if rules.max_proxies == 1 else "proxies"
+        plural = "proxy" if carried == 1 else "proxies"
         raise RuleViolation(
             "proxy_cap",
             f"{holder.code} already carries {carried} {plural}, the most one NMO may hold "

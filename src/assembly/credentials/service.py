@@ -7,6 +7,8 @@ request is one transaction: a change is stored whole, with its record, or not at
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -43,6 +45,13 @@ from assembly.credentials.models import (
 from assembly.db import utcnow
 from assembly.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 
+ACTOR_LENGTH = 120  # the size of the actor columns of the records
+
+
+def actor_name(actor: str) -> str:
+    """The actor as the records store it; a long delegate name is cut, its id stays first."""
+    return actor[:ACTOR_LENGTH]
+
 
 def record(
     db: AsyncSession,
@@ -58,7 +67,7 @@ def record(
     event = CredentialEvent(
         assembly_id=assembly_id,
         at=utcnow(),
-        actor=actor,
+        actor=actor_name(actor),
         kind=kind,
         nmo_id=nmo_id,
         delegate_id=delegate_id,
@@ -95,6 +104,72 @@ ASSEMBLY_RULE_FIELDS: dict[str, str] = {
     "policy_validity_years": "int",
 }
 ASSEMBLY_INFO_FIELDS = ("name", "place", "starts_on", "ends_on", "language")
+NAME_LENGTH = 200
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,4})?")
+
+
+def check_length(field: str, value: str, limit: int) -> str:
+    """Refuse text longer than its column, which PostgreSQL would reject with a bare error."""
+    if len(value) > limit:
+        raise Invalid(f"{field} is at most {limit} characters; {len(value)} were given.")
+    return value
+
+
+def check_language(value: object) -> str:
+    if not isinstance(value, str) or not LANGUAGE_TAG.fullmatch(value.strip()):
+        raise Invalid(f"language is a language tag such as en, fr or pt-BR, not {value!r}.")
+    return value.strip()
+
+
+def check_rule_fields(rules_given: Mapping[str, object]) -> None:
+    """The API keeps an assembly's details and its rules apart; say which is which."""
+    for field in rules_given:
+        if field in ASSEMBLY_INFO_FIELDS:
+            raise Invalid(
+                f"{field} is not a setting of an assembly; give it beside the rules, not in them."
+            )
+        if field not in ASSEMBLY_RULE_FIELDS:
+            raise Invalid(f"{field} is not a setting of an assembly.")
+
+
+def coerce_info(field: str, raw: object) -> Any:
+    """An assembly detail (name, place, dates, language) in its column's type."""
+    if field == "name":
+        if not isinstance(raw, str) or not raw.strip():
+            raise Invalid("An assembly needs a name.")
+        return check_length("name", raw.strip(), NAME_LENGTH)
+    if field == "place":
+        if raw is None:
+            return ""
+        if not isinstance(raw, str):
+            raise Invalid("place must be text.")
+        return check_length("place", raw.strip(), NAME_LENGTH)
+    if field == "language":
+        return check_language(raw)
+    if field in {"starts_on", "ends_on"}:
+        if raw is None or (isinstance(raw, dt.date) and not isinstance(raw, dt.datetime)):
+            return raw
+        if isinstance(raw, str):
+            try:
+                return dt.date.fromisoformat(raw.strip())
+            except ValueError:
+                pass
+        raise Invalid(f"{field} must be a date like 2026-08-01.")
+    raise AssertionError(field)
+
+
+def check_assembly_settings(values: Mapping[str, Any]) -> None:
+    """Refuse settings that contradict each other; `values` are the assembly's, as they would be."""
+    strict = values.get("quorum_strict")
+    share = values.get("quorum_share")
+    if (strict is None or strict) and share is not None and share >= 1:
+        raise Invalid(
+            "A quorum of more than all the Full Members can never be met: choose a share below "
+            "1/1, or make the quorum 'at least' the share (quorum_strict false)."
+        )
+    starts, ends = values.get("starts_on"), values.get("ends_on")
+    if starts is not None and ends is not None and ends < starts:
+        raise Invalid(f"An assembly cannot end before it starts ({starts} to {ends}).")
 
 
 def _share(field: str, raw: object, *, optional: bool) -> Fraction | None:
@@ -160,19 +235,17 @@ async def get_assembly(db: AsyncSession, assembly_id: int) -> Assembly:
     return assembly
 
 
-async def create_assembly(
-    db: AsyncSession, actor: str, name: str, **values: Any
-) -> Assembly:
-    if not name.strip():
-        raise Invalid("An assembly needs a name.")
-    assembly = Assembly(name=name.strip())
-    for field in ASSEMBLY_INFO_FIELDS:
-        if field in values and field != "name":
-            setattr(assembly, field, values.pop(field))
+async def create_assembly(db: AsyncSession, actor: str, name: str, **values: Any) -> Assembly:
+    settings: dict[str, Any] = {"name": coerce_info("name", name)}
     for field, raw in values.items():
-        if field not in ASSEMBLY_RULE_FIELDS:
+        if field in ASSEMBLY_INFO_FIELDS:
+            settings[field] = coerce_info(field, raw)
+        elif field in ASSEMBLY_RULE_FIELDS:
+            settings[field] = coerce_rule(field, ASSEMBLY_RULE_FIELDS[field], raw)
+        else:
             raise Invalid(f"{field} is not a setting of an assembly.")
-        setattr(assembly, field, coerce_rule(field, ASSEMBLY_RULE_FIELDS[field], raw))
+    check_assembly_settings(settings)
+    assembly = Assembly(**settings)
     db.add(assembly)
     await db.flush()
     record(db, assembly.id, "assembly_created", actor, detail=assembly_rules(assembly))
@@ -192,17 +265,25 @@ def assembly_rules(assembly: Assembly) -> dict[str, Any]:
 async def update_assembly(
     db: AsyncSession, assembly: Assembly, actor: str, changes: dict[str, Any], reason: str = ""
 ) -> dict[str, Any]:
-    """Apply info and rule changes; rule changes are recorded with their old and new values."""
-    changed: dict[str, Any] = {}
+    """Apply info and rule changes; rule changes are recorded with their old and new values.
+
+    Every change is checked before any is applied, so a refused request changes nothing.
+    """
+    info: dict[str, Any] = {}
+    new_rules: dict[str, Any] = {}
     for field, raw in changes.items():
         if field in ASSEMBLY_INFO_FIELDS:
-            if field == "name" and (not isinstance(raw, str) or not raw.strip()):
-                raise Invalid("An assembly needs a name.")
-            setattr(assembly, field, raw)
-            continue
-        if field not in ASSEMBLY_RULE_FIELDS:
+            info[field] = coerce_info(field, raw)
+        elif field in ASSEMBLY_RULE_FIELDS:
+            new_rules[field] = coerce_rule(field, ASSEMBLY_RULE_FIELDS[field], raw)
+        else:
             raise Invalid(f"{field} is not a setting of an assembly.")
-        value = coerce_rule(field, ASSEMBLY_RULE_FIELDS[field], raw)
+    current = {f: getattr(assembly, f) for f in (*ASSEMBLY_INFO_FIELDS, *ASSEMBLY_RULE_FIELDS)}
+    check_assembly_settings({**current, **info, **new_rules})
+    for field, value in info.items():
+        setattr(assembly, field, value)
+    changed: dict[str, Any] = {}
+    for field, value in new_rules.items():
         old = getattr(assembly, field)
         if old != value:
             changed[field] = {
@@ -263,6 +344,11 @@ async def get_nmo(db: AsyncSession, nmo_id: int) -> Nmo:
     return nmo
 
 
+async def nmo_code_taken(db: AsyncSession, assembly_id: int, code: str) -> bool:
+    found = await db.scalar(select(Nmo.id).where(Nmo.assembly_id == assembly_id, Nmo.code == code))
+    return found is not None
+
+
 async def add_nmo(
     db: AsyncSession,
     assembly: Assembly,
@@ -277,11 +363,11 @@ async def add_nmo(
     code = check_code(code)
     if not name.strip():
         raise Invalid(f"NMO {code} needs a name.")
-    existing = await db.scalar(
-        select(Nmo.id).where(Nmo.assembly_id == assembly.id, Nmo.code == code)
-    )
-    if existing is not None:
-        raise Conflict(f"There is already an NMO with code {code} in this assembly.")
+    check_length("name", name.strip(), NAME_LENGTH)
+    check_length("country", country.strip(), 100)
+    taken = Conflict(f"There is already an NMO with code {code} in this assembly.")
+    if await nmo_code_taken(db, assembly.id, code):
+        raise taken
     nmo = Nmo(
         assembly_id=assembly.id,
         code=code,
@@ -292,7 +378,11 @@ async def add_nmo(
         credentialed=False,
     )
     db.add(nmo)
-    await db.flush()
+    try:
+        await db.flush()
+    except IntegrityError:
+        # Another request registered the code meanwhile; the unique constraint decides.
+        raise taken from None
     db.add(VotingRight(nmo_id=nmo.id, holder_id=None))
     record(
         db,
@@ -322,13 +412,18 @@ async def change_nmo(
 ) -> list[str]:
     """Change an NMO; class and weight changes need a reason and are recorded."""
     changed: list[str] = []
+    if name is not None:
+        if not name.strip():
+            raise Invalid(f"NMO {nmo.code} needs a name.")
+        check_length("name", name.strip(), NAME_LENGTH)
+    if country is not None:
+        check_length("country", country.strip(), 100)
     new_class = check_member_class(member_class) if member_class is not None else None
     new_weight = check_weight(weight) if weight is not None else None
-    if (new_class is not None and new_class != nmo.member_class) or (
-        new_weight is not None and new_weight != nmo.weight
-    ):
-        if not reason.strip():
-            raise Invalid("Say why the member class or weight changes (reason).")
+    class_changes = new_class is not None and new_class != nmo.member_class
+    weight_changes = new_weight is not None and new_weight != nmo.weight
+    if (class_changes or weight_changes) and not reason.strip():
+        raise Invalid("Say why the member class or weight changes (reason).")
     if new_class is not None and new_class != nmo.member_class:
         record(
             db,
@@ -406,7 +501,13 @@ def check_email(email: str) -> str:
     email = email.strip()
     if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
         raise Invalid(f"{email!r} is not an email address.")
-    return email
+    return check_length("email", email, 254)
+
+
+def check_delegate_name(name: str) -> str:
+    if not name.strip():
+        raise Invalid("A delegate needs a name.")
+    return check_length("name", name.strip(), NAME_LENGTH)
 
 
 async def _head_of(db: AsyncSession, nmo_id: int) -> Delegate | None:
@@ -427,25 +528,34 @@ async def add_delegate(
     language: str = "en",
 ) -> tuple[Delegate, str]:
     """Register a delegate and issue their login token; the head takes the vote by default."""
-    if not name.strip():
-        raise Invalid("A delegate needs a name.")
+    name = check_delegate_name(name)
+    email = check_email(email)
+    language = check_language(language or "en")
     role = check_role(role)
     if role == "head" and await _head_of(db, nmo.id) is not None:
         raise Conflict(f"{nmo.code} already has a head of delegation.")
     token = new_token()
     delegate = Delegate(
         nmo_id=nmo.id,
-        name=name.strip(),
-        email=check_email(email),
+        name=name,
+        email=email,
         role=role,
-        language=language or "en",
+        language=language,
         checked_in=False,
         token_hash=hash_secret(token),
         token_sealed=sealer.seal(token),
         token_issued_at=utcnow(),
     )
+    # Two requests adding a head at once: the database's one-head index decides. A failed
+    # flush rolls back and expires every object, so the message is made first.
+    refusal = Conflict(f"{nmo.code} already has a head of delegation.")
     db.add(delegate)
-    await db.flush()
+    try:
+        await db.flush()
+    except IntegrityError:
+        if role == "head":
+            raise refusal from None
+        raise
     record(
         db,
         nmo.assembly_id,
@@ -482,42 +592,55 @@ async def update_delegate(
     language: str | None = None,
 ) -> None:
     nmo = await get_nmo(db, delegate.nmo_id)
-    if name is not None:
-        if not name.strip():
-            raise Invalid("A delegate needs a name.")
-        delegate.name = name.strip()
-    if email is not None:
-        delegate.email = check_email(email)
-    if language is not None:
-        delegate.language = language
-    if role is not None and role != delegate.role:
-        role = check_role(role)
-        if role == "head":
-            head = await _head_of(db, nmo.id)
-            if head is not None and head.id != delegate.id:
-                raise Conflict(
-                    f"{nmo.code} already has a head of delegation ({head.name}); "
-                    "change their role first."
-                )
-        right = await voting_right(db, nmo.id)
-        if role == "observer" and right.holder_id == delegate.id:
+    # Check every field before changing any, so a refused request changes nothing.
+    new_name = check_delegate_name(name) if name is not None else None
+    new_email = check_email(email) if email is not None else None
+    new_language = check_language(language) if language is not None else None
+    new_role = check_role(role) if role is not None and role != delegate.role else None
+    right = await voting_right(db, nmo.id)
+    if new_role == "head":
+        head = await _head_of(db, nmo.id)
+        if head is not None and head.id != delegate.id:
             raise Conflict(
-                f"{delegate.name} holds the vote of {nmo.code}; hand it to another delegate "
-                "before making them an observer."
+                f"{nmo.code} already has a head of delegation ({head.name}); "
+                "change their role first."
             )
+    if new_role == "observer" and right.holder_id == delegate.id:
+        raise Conflict(
+            f"{delegate.name} holds the vote of {nmo.code}; hand it to another delegate "
+            "before making them an observer."
+        )
+    if new_name is not None:
+        delegate.name = new_name
+    if new_email is not None:
+        delegate.email = new_email
+    if new_language is not None:
+        delegate.language = new_language
+    if new_role is None:
+        return
+    record(
+        db,
+        nmo.assembly_id,
+        "delegate_role",
+        actor,
+        nmo_id=nmo.id,
+        delegate_id=delegate.id,
+        detail={"old": delegate.role, "new": new_role},
+    )
+    delegate.role = new_role
+    await db.flush()
+    if new_role == "head" and right.holder_id is None:
+        # A new head takes a vacant vote, as a head registered as head does.
+        right.holder_id = delegate.id
         record(
             db,
             nmo.assembly_id,
-            "delegate_role",
+            "right_handover",
             actor,
             nmo_id=nmo.id,
             delegate_id=delegate.id,
-            detail={"old": delegate.role, "new": role},
+            detail={"code": nmo.code, "from": None, "to": delegate.id, "default": True},
         )
-        delegate.role = role
-        await db.flush()
-        if role == "head" and right.holder_id is None:
-            right.holder_id = delegate.id
 
 
 def login_token(sealer: TokenSealer, delegate: Delegate) -> str:
@@ -572,9 +695,7 @@ async def set_checked_in(
     return True
 
 
-async def self_check_in(
-    db: AsyncSession, principal: Principal, present: bool
-) -> Delegate:
+async def self_check_in(db: AsyncSession, principal: Principal, present: bool) -> Delegate:
     if principal.delegate_id is None or principal.assembly_id is None:
         raise Forbidden("Only a delegate can check themselves in.")
     assembly = await get_assembly(db, principal.assembly_id)
@@ -619,9 +740,10 @@ async def hand_over_right(
     db: AsyncSession, principal: Principal, nmo: Nmo, new_holder: Delegate
 ) -> VotingRight:
     """The head (or the secretariat or desk) hands the NMO's vote to one of its delegates."""
-    if principal.role in {Role.delegate, Role.observer}:
-        if principal.nmo_id != nmo.id or not principal.is_head:
-            raise Forbidden(f"Only the head of delegation of {nmo.code} can hand over its vote.")
+    if principal.role in {Role.delegate, Role.observer} and (
+        principal.nmo_id != nmo.id or not principal.is_head
+    ):
+        raise Forbidden(f"Only the head of delegation of {nmo.code} can hand over its vote.")
     try:
         rules.check_right_holder(
             rules.DelegateRole(new_holder.role), new_holder.nmo_id == nmo.id, nmo.code
@@ -717,16 +839,18 @@ async def give_proxy(
         giver_id=giver.id,
         holder_id=holder.id,
         given_at=utcnow(),
-        given_by=principal.actor,
+        given_by=actor_name(principal.actor),
+    )
+    # A failed flush rolls back and expires every object, so the message is made first.
+    refusal = Conflict(
+        f"{giver.code} has already given its vote away; revoke that proxy first.",
+        code="proxy_one_per_giver",
     )
     db.add(proxy)
     try:
         await db.flush()
     except IntegrityError:
-        raise Conflict(
-            f"{giver.code} has already given its vote away; revoke that proxy first.",
-            code="proxy_one_per_giver",
-        ) from None
+        raise refusal from None
     record(
         db,
         assembly.id,
@@ -747,7 +871,7 @@ async def revoke_proxy(db: AsyncSession, principal: Principal, proxy: Proxy) -> 
     if proxy.revoked_at is not None:
         raise Conflict("This proxy was already revoked.")
     proxy.revoked_at = utcnow()
-    proxy.revoked_by = principal.actor
+    proxy.revoked_by = actor_name(principal.actor)
     holder = await get_nmo(db, proxy.holder_id)
     record(
         db,
@@ -801,6 +925,7 @@ async def add_staff(
     if role not in STAFF_ROLES:
         raise Invalid(f"A staff role is one of {', '.join(STAFF_ROLES)}, not {role!r}.")
     check_password_strength(password)
+    check_length("display_name", display_name, NAME_LENGTH)
     if await db.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise Conflict(f"There is already a staff account {username!r}.")
     user = StaffUser(
@@ -863,4 +988,6 @@ async def delegate_login(db: AsyncSession, token: str, max_age_s: int) -> tuple[
 
 async def logout(db: AsyncSession, secret: str | None) -> None:
     if secret:
-        await db.execute(delete(LoginSession).where(LoginSession.secret_hash == hash_secret(secret)))
+        await db.execute(
+            delete(LoginSession).where(LoginSession.secret_hash == hash_secret(secret))
+        )
