@@ -122,15 +122,17 @@ def test_a_delegate_of_the_assembly_may_hold_its_socket(
             assert_quorum_fragment(socket.receive_text(timeout=WAIT_S), present=1, full_members=3)
 
 
-def test_the_public_may_not_open_an_assembly_socket(
+def test_the_public_projector_holds_the_assembly_socket_and_gets_the_quorum(
     settings: Settings, absent_world: World
 ) -> None:
     with client_for(settings) as client:
+        desk = staff_session(client, "desk")
         url = f"/ws/assembly/{absent_world.assembly_id}"
-        with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(url):
-            pass
-        # 4000 + 401: "log in first", not Litestar's 4500 "Internal Server Error".
-        assert refused.value.code == 4401, refused.value
+        with client.websocket_connect(url) as projector:
+            check_in(client, desk, absent_world.delegate["AAA-head"])
+            assert_quorum_fragment(
+                projector.receive_text(timeout=WAIT_S), present=1, full_members=3
+            )
 
 
 def test_a_socket_opened_from_a_foreign_origin_is_refused(

@@ -339,11 +339,12 @@ class AssemblyController(Controller):
         query = select(Proxy).where(Proxy.assembly_id == assembly_id).order_by(Proxy.id)
         if not include_revoked:
             query = query.where(Proxy.revoked_at.is_(None))
-        codes = dict(
-            (await db.execute(select(Nmo.id, Nmo.code).where(Nmo.assembly_id == assembly_id)))
-            .tuples()
-            .all()
-        )
+        codes = {
+            k: v
+            for k, v in (
+                await db.execute(select(Nmo.id, Nmo.code).where(Nmo.assembly_id == assembly_id))
+            )
+        }
         return [proxy_out(p, codes) for p in (await db.execute(query)).scalars()]
 
     @post(
@@ -713,15 +714,14 @@ class ProxyController(Controller):
         proxy = await service.get_proxy(db, proxy_id)
         ensure_assembly_access(request.user, proxy.assembly_id)
         await service.revoke_proxy(db, request.user, proxy)
-        codes = dict(
-            (
+        codes = {
+            k: v
+            for k, v in (
                 await db.execute(
                     select(Nmo.id, Nmo.code).where(Nmo.id.in_([proxy.giver_id, proxy.holder_id]))
                 )
             )
-            .tuples()
-            .all()
-        )
+        }
         out = proxy_out(proxy, codes)
         await db.commit()
         await announce_credentials(ctx_of(state), proxy.assembly_id)

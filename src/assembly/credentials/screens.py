@@ -196,15 +196,14 @@ async def delegations(
     by_nmo: dict[int, list[Delegate]] = {i: [] for i in ids}
     for person in people:
         by_nmo[person.nmo_id].append(person)
-    rights = dict(
-        (
+    rights = {
+        k: v
+        for k, v in (
             await db.execute(
                 select(VotingRight.nmo_id, VotingRight.holder_id).where(VotingRight.nmo_id.in_(ids))
             )
         )
-        .tuples()
-        .all()
-    )
+    }
     proxies = await service.standing_proxies(db, assembly_id)
     out = []
     for nmo in nmos:
@@ -696,22 +695,22 @@ async def secretariat_events(
     )
     older = events[EVENTS_PER_PAGE].id + 1 if len(events) > EVENTS_PER_PAGE else None
     events = events[:EVENTS_PER_PAGE]
-    codes = dict(
-        (await db.execute(select(Nmo.id, Nmo.code).where(Nmo.assembly_id == assembly_id)))
-        .tuples()
-        .all()
-    )
-    names = dict(
-        (
+    codes = {
+        k: v
+        for k, v in (
+            await db.execute(select(Nmo.id, Nmo.code).where(Nmo.assembly_id == assembly_id))
+        )
+    }
+    names = {
+        k: v
+        for k, v in (
             await db.execute(
                 select(Delegate.id, Delegate.name)
                 .join(Nmo, Nmo.id == Delegate.nmo_id)
                 .where(Nmo.assembly_id == assembly_id)
             )
         )
-        .tuples()
-        .all()
-    )
+    }
     return page(
         request,
         "secretariat/events.html",

@@ -10,7 +10,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import WebSocketDisconnect, WebSocketException
 from litestar.handlers.base import BaseRouteHandler
 
-from assembly.credentials.auth import LOGGED_IN, Principal, role_guard, roles
+from assembly.credentials.auth import ALL_ROLES, MEMBERS, Principal, role_guard, roles
 from assembly.errors import DomainError
 from assembly.live.broadcast import assembly_topic, delegate_topic
 
@@ -40,28 +40,29 @@ def origin_allowed(socket: WebSocket[Any, Any, Any]) -> bool:
     return urlsplit(origin).netloc == host
 
 
-@websocket("/ws/assembly/{assembly_id:int}", opt=roles(LOGGED_IN))
+@websocket("/ws/assembly/{assembly_id:int}", opt=roles(ALL_ROLES))
 async def assembly_socket(socket: WebSocket[Principal, Any, Any], assembly_id: int) -> None:
+    """The assembly's topic carries no personal data (counts, questions, results), so the
+    public projector may hold it too; a delegate also gets their personal topic."""
     principal = socket.user
-    if not origin_allowed(socket) or (
-        not principal.is_staff and principal.assembly_id != assembly_id
-    ):
+    foreign = principal.role in MEMBERS and principal.assembly_id != assembly_id
+    if not origin_allowed(socket) or foreign:
         await socket.close(code=4403, reason="forbidden")
         return
-    await socket.accept()
     channels = socket.app.state.ctx.channels
     topics = [assembly_topic(assembly_id)]
     if principal.delegate_id is not None:
         topics.append(delegate_topic(principal.delegate_id))
-    async with (
-        channels.start_subscription(topics) as subscriber,
-        subscriber.run_in_background(socket.send_data),
-    ):
-        try:
-            while True:
-                await socket.receive_data(mode="text")
-        except WebSocketDisconnect:
-            pass
+    # Subscribe before accepting: whatever is published once the screen is connected
+    # reaches it (the page itself was rendered from the server's state before that).
+    async with channels.start_subscription(topics) as subscriber:
+        await socket.accept()
+        async with subscriber.run_in_background(socket.send_data):
+            try:
+                while True:
+                    await socket.receive_data(mode="text")
+            except WebSocketDisconnect:
+                pass
 
 
 def live_routes() -> list[Router]:
