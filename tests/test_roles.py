@@ -63,7 +63,7 @@ EXPECTED: dict[str, set[Role]] = {
     "GET /api/delegates/{delegate_id}/login-link": {S},
     "POST /api/me/check-in": {DEL, OBS},
     "DELETE /api/proxies/{proxy_id}": {S, DEL},
-    "WS /ws/assembly/{assembly_id}": LOGGED_IN,
+    "WS /ws/assembly/{assembly_id}": ALL,
     "GET /api/assemblies/{assembly_id}/votes": LOGGED_IN,
     "POST /api/assemblies/{assembly_id}/votes": {S, C},
     "GET /api/votes/{vote_id}": LOGGED_IN,
@@ -109,6 +109,19 @@ EXPECTED: dict[str, set[Role]] = {
     "GET /chair/nmos": {S, C},
     "GET /projector/{assembly_id}": ALL,
     "GET /projector/{assembly_id}/quorum": ALL,
+    "GET /chair/votes": {S, C},
+    "GET /chair/votes/list": {S, C},
+    "GET /chair/votes/{vote_id}/panel": {S, C},
+    "POST /chair/assemblies/{assembly_id}/votes": {S, C},
+    "POST /chair/votes/{vote_id}/open": {S, C},
+    "POST /chair/votes/{vote_id}/close": {S, C},
+    "POST /chair/votes/{vote_id}/cancel": {S, C},
+    "POST /chair/votes/{vote_id}/countdown": {S, C},
+    "POST /chair/votes/{vote_id}/projector": {S, C},
+    "POST /chair/votes/{vote_id}/next-round": {S, C},
+    "GET /delegate/vote": {DEL, OBS},
+    "POST /delegate/vote/{vote_id}/ballots": {DEL},
+    "GET /projector/{assembly_id}/vote": ALL,
 }
 
 UNGUARDED_PREFIXES = ("/static", "/schema")

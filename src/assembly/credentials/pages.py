@@ -104,6 +104,7 @@ async def logout(db: AsyncSession, request: Request[Any, Any, Any], state: State
 
 def page_routes() -> list[Router]:
     from assembly.credentials import screens
+    from assembly.voting import screens as voting_screens
 
     return [
         Router(
@@ -117,6 +118,7 @@ def page_routes() -> list[Router]:
                 delegate_login,
                 logout,
                 *screens.handlers(),
+                *voting_screens.handlers(),
             ],
         )
     ]

@@ -1,8 +1,11 @@
 // The phone's ballot: a confirmation step, a ballot id made here and kept until the server
 // has answered, and retries with that same id, so a bad connection never loses a vote and
 // never casts two. Secret votes also get a random 128-bit tracker kept on this phone.
+// The forms (fragments/my_ballot.html) also post without JavaScript; this takes them over.
 (function () {
   "use strict";
+
+  var inflight = {};  // "vote:nmo" -> true while a ballot for that right is being sent
 
   function randomHex(bytes) {
     var a = new Uint8Array(bytes);
@@ -10,57 +13,155 @@
     return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  function storageKey(vote, nmo) { return "assembly-ballot:" + vote + ":" + nmo; }
+  function load(key) {
+    try { return JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { return null; }
+  }
+  function save(key, value) {
+    try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* private mode */ }
+  }
+  function drop(key) {
+    try { localStorage.removeItem(key); } catch (e) { /* private mode */ }
+  }
+
+  function pendingKey(vote, nmo) { return "assembly-ballot:" + vote + ":" + nmo; }
+  function trackerKey(vote, nmo) { return "assembly-tracker:" + vote + ":" + nmo; }
 
   function remember(vote, nmo, marks) {
-    // Same marks as the unanswered attempt: same ballot id, so a retry is harmless.
-    var key = storageKey(vote, nmo);
-    var saved = null;
-    try { saved = JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { saved = null; }
+    // Same marks as an unanswered attempt: same ballot id, so a retry (even after a reload)
+    // is harmless and returns the receipt of the ballot already recorded.
+    var saved = load(pendingKey(vote, nmo));
     if (saved && JSON.stringify(saved.marks) === JSON.stringify(marks)) { return saved; }
     var fresh = { id: randomHex(16), tracker: randomHex(16), marks: marks };
-    try { localStorage.setItem(key, JSON.stringify(fresh)); } catch (e) { /* private mode */ }
+    save(pendingKey(vote, nmo), fresh);
     return fresh;
   }
 
-  function status(form, html, cls) {
+  function el(tag, text, cls) {
+    var node = document.createElement(tag);
+    if (text) { node.textContent = text; }
+    if (cls) { node.className = cls; }
+    return node;
+  }
+
+  // The form may have been replaced (a reconnect fetched the ballot again): find it by id.
+  function current(form) { return (form.id && document.getElementById(form.id)) || form; }
+
+  function status(form, parts, cls) {
+    form = current(form);
     var box = form.querySelector(".ballot-status");
     if (!box) {
-      box = document.createElement("div");
-      box.className = "ballot-status";
+      box = el("div", "", "");
       box.setAttribute("role", "status");
       box.setAttribute("aria-live", "assertive");
       form.appendChild(box);
     }
     box.className = "ballot-status notice " + (cls || "");
     box.textContent = "";
-    html.forEach(function (part) {
-      if (typeof part === "string") { box.appendChild(document.createTextNode(part)); }
-      else { box.appendChild(part); }
+    parts.forEach(function (part) {
+      box.appendChild(typeof part === "string" ? document.createTextNode(part) : part);
     });
     return box;
   }
 
-  function strong(text, cls) {
-    var s = document.createElement("strong");
-    s.textContent = text;
-    if (cls) { s.className = cls; }
-    return s;
+  function setEnabled(form, enabled) {
+    form = current(form);
+    Array.prototype.forEach.call(form.querySelectorAll("input,button,select"), function (x) { x.disabled = !enabled; });
   }
 
-  function chosen(form) {
-    return Array.prototype.map.call(form.querySelectorAll("input[name=choice]:checked"), function (i) {
+  function nmosOf(form) { return form.dataset.nmo.split(","); }
+  function codesOf(form) { return (form.dataset.codes || "").split(","); }
+
+  // The options marked, in order: ranks (1, 2, ...) for ranked methods, else as checked.
+  // Returns {marks: [{key, label}], error: "..."}.
+  function marked(form) {
+    if (form.dataset.ranked === "true") {
+      var byRank = {};
+      var error = "";
+      Array.prototype.forEach.call(form.querySelectorAll("select[data-key]"), function (s) {
+        if (!s.value) { return; }
+        var label = s.closest("label").querySelector(".rank-name").textContent.trim();
+        if (byRank[s.value]) {
+          error = "You gave rank " + s.value + " to both " + byRank[s.value].label + " and " + label + ": give each rank once.";
+        }
+        byRank[s.value] = { key: s.dataset.key, label: label };
+      });
+      var ranks = Object.keys(byRank).map(Number).sort(function (a, b) { return a - b; });
+      return { marks: ranks.map(function (r) { return byRank[r]; }), error: error };
+    }
+    var marks = Array.prototype.map.call(form.querySelectorAll("input[name=choice]:checked"), function (i) {
       return { key: i.value, label: i.parentNode.textContent.trim() };
     });
+    var max = parseInt(form.dataset.max || "1", 10);
+    if (form.dataset.kind === "election" && marks.length > max) {
+      return { marks: marks, error: "You marked " + marks.length + " candidates but this election allows at most " + max + "." };
+    }
+    if (form.dataset.kind !== "election" && marks.length !== 1) {
+      return { marks: marks, error: "Choose one option first." };
+    }
+    return { marks: marks, error: "" };
   }
 
-  function setEnabled(form, enabled) {
-    Array.prototype.forEach.call(form.querySelectorAll("input,button"), function (el) { el.disabled = !enabled; });
+  function describe(form, marks) {
+    if (!marks.length) { return "a blank ballot"; }
+    if (form.dataset.ranked === "true") {
+      return marks.map(function (m, i) { return (i + 1) + ". " + m.label; }).join(", ");
+    }
+    return marks.map(function (m) { return m.label; }).join(", ");
+  }
+
+  // A right whose ballot is recorded: its card shows the receipt (and the tracker, kept only
+  // on this phone) instead of its form; the "all the same" form no longer includes it.
+  function recorded(vote, ballot, tracker) {
+    if (tracker) { save(trackerKey(vote, ballot.nmo_id), tracker); }
+    var card = document.getElementById("ballot-" + vote + "-" + ballot.nmo_id);
+    if (card && !card.classList.contains("recorded")) {
+      card.classList.add("recorded");
+      Array.prototype.forEach.call(card.querySelectorAll("form"), function (f) { f.remove(); });
+      var note = el("p", "", "notice ok recorded-note");
+      note.setAttribute("role", "status");
+      note.appendChild(document.createTextNode("✓ Your vote for " + ballot.nmo_code + " is recorded. "));
+      var receipt = el("span", "Receipt ", "nowrap");
+      receipt.appendChild(el("strong", ballot.receipt, "receipt"));
+      note.appendChild(receipt);
+      card.appendChild(note);
+      if (tracker) {
+        var slot = el("p", "", "tracker-slot hint");
+        slot.setAttribute("data-tracker-for", vote + ":" + ballot.nmo_id);
+        card.appendChild(slot);
+      }
+    }
+    Array.prototype.forEach.call(document.querySelectorAll("form.ballot-all[data-vote='" + vote + "']"), function (all) {
+      var nmos = nmosOf(all);
+      var codes = codesOf(all);
+      var at = nmos.indexOf(String(ballot.nmo_id));
+      if (at < 0) { return; }
+      nmos.splice(at, 1); codes.splice(at, 1);
+      if (nmos.length < 2) { all.closest(".all-same").remove(); return; }
+      all.dataset.nmo = nmos.join(","); all.dataset.codes = codes.join(",");
+      var hidden = all.querySelector("input[name=nmo][value='" + ballot.nmo_id + "']");
+      if (hidden) { hidden.remove(); }
+    });
+    showTrackers();
+  }
+
+  // Trackers of secret ballots live only on this phone: show them next to the receipts.
+  function showTrackers() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-tracker-for]"), function (slot) {
+      var parts = slot.getAttribute("data-tracker-for").split(":");
+      var tracker = load(trackerKey(parts[0], parts[1]));
+      if (!tracker) { return; }
+      slot.textContent = "Your tracker, to find your ballot in the published list: ";
+      slot.appendChild(el("strong", tracker, "tracker"));
+      slot.hidden = false;
+    });
   }
 
   function send(form, body, attempt) {
     var vote = form.dataset.vote;
-    status(form, [attempt ? "Connection problem: sending again…" : "Sending your vote…"], "");
+    var keys = body.ballots.map(function (b) { return vote + ":" + b.nmo_id; });
+    keys.forEach(function (k) { inflight[k] = true; });
+    var done = function () { keys.forEach(function (k) { delete inflight[k]; }); };
+    status(form, [attempt ? "Connection problem: sending again…" : "Sending your vote…"], "sending");
     fetch("/api/votes/" + vote + "/ballots", {
       method: "POST",
       credentials: "same-origin",
@@ -70,54 +171,64 @@
       if (response.status >= 500) { throw new Error("server " + response.status); }
       return response.json().then(function (data) { return { ok: response.ok, code: response.status, data: data }; });
     }).then(function (r) {
+      done();
       if (r.code === 401) {
         setEnabled(form, false);
         status(form, ["You are logged out (your card may have been replaced). Open your new login link."], "error");
         return;
       }
-      if (!r.ok && !r.data.ballots) {
+      if (!r.data.ballots) {
+        // Refused as a whole (not entitled, vote closed, invalid): nothing was recorded.
+        body.ballots.forEach(function (b) { drop(pendingKey(vote, b.nmo_id)); });
         setEnabled(form, true);
         status(form, [r.data.message || "The vote was refused."], "error");
         return;
       }
-      var parts = [];
+      var refused = [];
       r.data.ballots.forEach(function (b) {
-        try { if (b.status !== "refused") { localStorage.removeItem(storageKey(vote, b.nmo_id)); } } catch (e) { /* ignore */ }
-        if (b.status === "refused") { parts.push(b.message + " "); }
-        else {
-          parts.push("Your vote for " + b.nmo_code + " is recorded. Receipt ");
-          parts.push(strong(b.receipt, "receipt"));
-          parts.push(". ");
-        }
+        drop(pendingKey(vote, b.nmo_id));
+        if (b.status === "refused") { refused.push(b.message); return; }
+        var sent = body.ballots.filter(function (x) { return x.nmo_id === b.nmo_id; })[0];
+        recorded(vote, b, sent && sent.tracker);
       });
-      if (form.dataset.secret === "true" && body.ballots[0].tracker) {
-        parts.push("Your tracker, to find your ballot in the published list: ");
-        parts.push(strong(body.ballots.map(function (b) { return b.tracker; }).join(", "), "tracker"));
+      if (refused.length) {
+        var f = current(form);
+        if (document.body.contains(f)) {
+          setEnabled(f, true);
+          status(f, [refused.join(" ")], "error");
+        }
+        // The server knows what was recorded for these rights: show it.
+        htmx.trigger(document.body, "assembly:ballots");
       }
-      status(form, parts, r.ok ? "ok" : "error");
-      form.querySelectorAll("fieldset, button[type=submit]").forEach(function (el) { el.hidden = r.ok; });
-      if (r.ok) { form.classList.add("cast"); }
-      else { setEnabled(form, true); }
     }).catch(function () {
       // Network down or the server restarting: same ballot ids, growing pauses.
       var wait = Math.min(1000 * Math.pow(2, attempt || 0), 15000);
+      keys.forEach(function (k) { inflight[k] = true; });
       setTimeout(function () { send(form, body, (attempt || 0) + 1); }, wait);
     });
   }
 
   function confirmStep(form, marks) {
-    var nmos = form.dataset.nmo.split(",");
-    var labels = marks.map(function (m) { return m.label; }).join(", ");
-    var box = status(form, ["You are voting ", strong(labels || "blank"), nmos.length > 1 ? " for " + nmos.length + " NMOs." : ". "], "");
-    var yes = document.createElement("button");
-    yes.type = "button"; yes.className = "primary big-button"; yes.textContent = "Confirm my vote";
-    var no = document.createElement("button");
-    no.type = "button"; no.className = "big-button"; no.textContent = "Change";
-    box.appendChild(document.createElement("br"));
-    box.appendChild(yes); box.appendChild(no);
-    setEnabled(form, false); yes.disabled = false; no.disabled = false;
+    var nmos = nmosOf(form);
+    var codes = codesOf(form);
+    var box = status(form, [
+      "You are voting ", el("strong", describe(form, marks)),
+      " for " + (codes.join(", ") || nmos.length + " NMOs") + "."
+    ], "confirm");
+    var actions = el("div", "", "row confirm-actions");
+    var yes = el("button", "Confirm my vote", "primary big-button");
+    yes.type = "button";
+    var no = el("button", "Change", "big-button");
+    no.type = "button";
+    actions.appendChild(yes); actions.appendChild(no);
+    box.appendChild(actions);
+    setEnabled(form, false);
+    form.classList.add("confirming");
+    yes.disabled = false; no.disabled = false;
     yes.focus();
-    no.addEventListener("click", function () { box.remove(); setEnabled(form, true); });
+    var change = function () { box.remove(); form.classList.remove("confirming"); setEnabled(form, true); var first = form.querySelector("input:not([type=hidden]),select"); if (first) { first.focus(); } };
+    no.addEventListener("click", change);
+    box.addEventListener("keydown", function (e) { if (e.key === "Escape") { change(); } });
     yes.addEventListener("click", function () {
       var keys = marks.map(function (m) { return m.key; });
       var ballots = nmos.map(function (nmo) {
@@ -127,6 +238,7 @@
         if (form.dataset.secret === "true") { b.tracker = saved.tracker; }
         return b;
       });
+      actions.remove();
       send(form, { ballots: ballots }, 0);
     });
   }
@@ -135,16 +247,48 @@
     var form = event.target;
     if (!form.classList || !form.classList.contains("ballot-form")) { return; }
     event.preventDefault();
-    var marks = chosen(form);
-    var seats = parseInt(form.dataset.seats || "1", 10);
-    if (!marks.length && form.dataset.kind !== "election") {
-      status(form, ["Choose an option first."], "error");
+    var nmos = nmosOf(form);
+    var vote = form.dataset.vote;
+    if (nmos.some(function (n) { return inflight[vote + ":" + n]; })) { return; }
+    var result = marked(form);
+    if (result.error) {
+      status(form, [result.error], "error");
       return;
     }
-    if (form.dataset.kind === "election" && marks.length > seats) {
-      status(form, ["You marked " + marks.length + " candidates but this election allows at most " + seats + "."], "error");
-      return;
-    }
-    confirmStep(form, marks);
+    confirmStep(form, result.marks);
   });
+
+  // Block votes: say how many are marked, and refuse a mark beyond the number of seats.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    var form = input && input.closest && input.closest("form.ballot-form");
+    if (!form || input.name !== "choice" || input.type !== "checkbox") { return; }
+    var max = parseInt(form.dataset.max || "1", 10);
+    var count = form.querySelectorAll("input[name=choice]:checked").length;
+    if (count > max) {
+      input.checked = false;
+      count -= 1;
+      status(form, ["At most " + max + " candidates: unmark one first."], "error");
+    }
+    var counter = form.querySelector(".marks-count");
+    if (counter) { counter.textContent = count + " of at most " + max + " marked."; }
+  });
+
+  // After a reconnect the ballot is fetched again: a ballot still being sent stays "sending"
+  // (its answer will show there), and trackers are shown again next to their receipts.
+  function afterSwap() {
+    Object.keys(inflight).forEach(function (key) {
+      var parts = key.split(":");
+      var card = document.getElementById("ballot-" + parts[0] + "-" + parts[1]);
+      var form = card && card.querySelector("form.ballot-form");
+      if (form) {
+        setEnabled(form, false);
+        status(form, ["Sending your vote…"], "sending");
+      }
+    });
+    showTrackers();
+  }
+  document.addEventListener("htmx:afterSettle", afterSwap);
+  document.addEventListener("htmx:wsAfterMessage", afterSwap);
+  document.addEventListener("DOMContentLoaded", showTrackers);
 })();

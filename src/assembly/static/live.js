@@ -1,17 +1,23 @@
-// Live screens: a banner while the WebSocket (or a poll) is down, a catch-up when it is back,
-// and the few behaviours the pages need without inline scripts (the CSP forbids them).
+// Live screens: a banner while the WebSocket (or a poll) is down, a catch-up from the server
+// whenever the socket (re)opens, the rules that keep each screen on the vote it should show,
+// a ticking countdown, and the few behaviours the pages need without inline scripts (the CSP
+// forbids them).
 (function () {
   "use strict";
-  var lost = false;
   var leaving = false;
   var timer = null;
+
+  function resync() {
+    // Elements listening for this fetch the server's current state again (the quorum, the
+    // delegate's vote and ballot, the chair's list, the projector's vote).
+    htmx.trigger(document.body, "assembly:resync");
+  }
 
   function showLost() {
     if (leaving || timer) return;
     // A short grace period: a page being left or a quick reconnect shows no banner.
     timer = setTimeout(function () {
       timer = null;
-      lost = true;
       document.body.classList.add("ws-lost");
     }, 1500);
   }
@@ -19,18 +25,16 @@
   function back() {
     if (timer) { clearTimeout(timer); timer = null; }
     document.body.classList.remove("ws-lost");
-    if (lost) {
-      lost = false;
-      // Elements listening for this fetch the current state again (e.g. the quorum).
-      htmx.trigger(document.body, "assembly:resync");
-    }
   }
 
   window.addEventListener("pagehide", function () { leaving = true; });
   window.addEventListener("beforeunload", function () { leaving = true; });
   document.addEventListener("htmx:wsClose", showLost);
   document.addEventListener("htmx:wsError", showLost);
-  document.addEventListener("htmx:wsOpen", back);
+  // Every time the socket opens (the first time too: something may have changed between the
+  // page's own requests and the subscription), catch up from the server. Messages sent while
+  // the socket was down are lost, however short the gap; a screen never depends on them.
+  document.addEventListener("htmx:wsOpen", function () { back(); resync(); });
 
   // Screens that poll instead (the public projector) use the same banner.
   document.addEventListener("htmx:sendError", function (e) {
@@ -41,6 +45,131 @@
     if (elt && elt.hasAttribute && elt.hasAttribute("data-poll") && e.detail.successful) back();
   });
 
+  // Every screen of the assembly gets every message; drop the parts a page has no place for
+  // (the chair has no ballot, a phone no vote panel) rather than have htmx log an error for
+  // each. Pages opt in with hx-ext="assembly-live" around their socket.
+  htmx.defineExtension("assembly-live", {
+    transformResponse: function (text, xhr) {
+      if (xhr) return text;  // an answer to this page's own request: meant for it
+      var holder = document.createElement("template");
+      holder.innerHTML = text;
+      var dropped = false;
+      Array.prototype.slice.call(holder.content.children).forEach(function (child) {
+        if (child.id && !document.getElementById(child.id)) { child.remove(); dropped = true; }
+      });
+      return dropped ? holder.innerHTML : text;
+    }
+  });
+
+  // --- which vote a screen shows ------------------------------------------------------------
+  // Every vote change is pushed to the whole assembly, including changes to votes a screen
+  // should not switch to (the chair shows an old result on the projector while a vote is
+  // open). Pushed fragments carry data-vote-id / data-state; these rules decide. What a page
+  // fetches itself is the server's answer for that screen and is always swapped in.
+  var inSocket = false;
+  document.addEventListener("htmx:wsBeforeMessage", function () { inSocket = true; });
+  document.addEventListener("htmx:wsAfterMessage", function (e) {
+    inSocket = false;
+    var message = (e.detail && e.detail.message) || "";
+    if (typeof message === "string" && /id="vote-(panel|banner)"/.test(message)) {
+      htmx.trigger(document.body, "assembly:vote");
+    }
+    syncVoteState();
+  });
+
+  function voteId(el) { return (el && el.getAttribute("data-vote-id")) || ""; }
+  function voteState(el) { return (el && el.getAttribute("data-state")) || ""; }
+
+  function accept(target, incoming) {
+    var current = voteId(target);
+    var next = voteId(incoming);
+    if (target.id === "my-ballot") {
+      // A ballot is pushed when a vote opens; for the vote already shown it would only wipe
+      // the receipts of ballots cast since (a re-announcement carries none).
+      return current !== next || target.hasAttribute("data-placeholder");
+    }
+    if (target.id === "vote-panel" && target.closest(".projector-screen")) {
+      // The projector asks the server which vote the room should see (on the projector, else
+      // the open one): assembly:vote makes it fetch /projector/ID/vote.
+      return false;
+    }
+    // The chair's panel and the phones' banner: follow the vote shown, or a vote that opens.
+    return next !== "" && (next === current || voteState(incoming) === "open" || (current === "" && target.id === "vote-panel"));
+  }
+
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    var target = e.detail && e.detail.target;
+    var fragment = e.detail && e.detail.fragment;
+    var incoming = fragment && fragment.firstElementChild;
+    if (!target || !incoming) return;
+    if (incoming.isEqualNode && target.isEqualNode && incoming.isEqualNode(target)) {
+      e.detail.shouldSwap = false;  // a poll that brings nothing new: no flicker, no re-announcement
+      return;
+    }
+    if (!inSocket) return;
+    if (target.id === "vote-panel" || target.id === "vote-banner" || target.id === "my-ballot") {
+      if (!accept(target, incoming)) e.detail.shouldSwap = false;
+    }
+  });
+
+  // Keep a phone's ballot in step with its banner: a new vote clears the old ballot until
+  // this phone's own arrives (or the server says there is none); a closed vote takes the
+  // remaining ballot forms away.
+  var placeholderTimer = null;
+  function syncVoteState() {
+    var banner = document.getElementById("vote-banner");
+    var ballot = document.getElementById("my-ballot");
+    if (!banner || !ballot) return;
+    var id = voteId(banner);
+    var state = voteState(banner);
+    if (!id) return;
+    if (state === "open" && voteId(ballot) !== id) {
+      ballot.setAttribute("data-vote-id", id);
+      ballot.setAttribute("data-state", "open");
+      ballot.setAttribute("data-placeholder", "");
+      ballot.textContent = "";
+      var p = document.createElement("p");
+      p.className = "muted";
+      p.textContent = "Waiting for your ballot…";
+      ballot.appendChild(p);
+      // Most phones hold no vote, so no ballot will come: ask the server (spread out, so a
+      // room of phones does not ask at the same instant).
+      if (placeholderTimer) clearTimeout(placeholderTimer);
+      placeholderTimer = setTimeout(function () {
+        placeholderTimer = null;
+        var now = document.getElementById("my-ballot");
+        if (now && now.hasAttribute("data-placeholder") && voteId(now) === id) {
+          htmx.trigger(document.body, "assembly:ballots");
+        }
+      }, 2000 + Math.random() * 4000);
+    } else if (state !== "open" && voteId(ballot) === id && voteState(ballot) === "open") {
+      ballot.setAttribute("data-state", state);
+      if (ballot.hasAttribute("data-placeholder")) ballot.textContent = "";
+    }
+  }
+  document.addEventListener("htmx:afterSettle", syncVoteState);
+
+  // --- countdown --------------------------------------------------------------------------
+  function tick() {
+    var now = Date.now();
+    Array.prototype.forEach.call(document.querySelectorAll(".countdown[data-ends]"), function (el) {
+      var ends = Date.parse(el.getAttribute("data-ends"));
+      if (isNaN(ends)) return;
+      var left = Math.max(0, Math.round((ends - now) / 1000));
+      var text = left > 0
+        ? "Voting closes in " + Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2)
+        : "Time is up";
+      if (el.textContent !== text) el.textContent = text;
+      el.classList.toggle("ending", left <= 10);
+      // A timer announced every second would drown a screen reader: only the last 10 s.
+      el.setAttribute("aria-live", left <= 10 && left > 0 ? "polite" : "off");
+    });
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("htmx:afterSettle", tick);
+  document.addEventListener("DOMContentLoaded", tick);
+
+  // --- small behaviours ---------------------------------------------------------------------
   // Forms marked data-reset (the desk's scan form) are cleared and focused for the next card.
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = e.detail && e.detail.elt;
