@@ -285,7 +285,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             render_plugins=[JsonRenderPlugin()],
         ),
         # Unhandled errors are logged with their traceback (never request bodies).
-        logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=set()),
+        logging_config=LoggingConfig(
+            log_exceptions="always", disable_stack_trace={400, 401, 403, 404, 405, 409, 422}
+        ),
         debug=settings.debug,
     )
 

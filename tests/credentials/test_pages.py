@@ -584,8 +584,8 @@ async def test_projector_is_public_and_shows_no_personal_data(
     assert "Test GA" in html and "Quorum met" in html
     assert "3</strong> of 3 Full Members present" in html
     assert "-head" not in html and "-del" not in html and "NMO AAA" not in html
-    # The public cannot use the WebSocket, so it polls the quorum fragment.
-    assert f'hx-get="/projector/{world.assembly_id}/quorum" hx-trigger="every 5s"' in html
+    # The public projector holds the assembly's WebSocket (no personal data on it).
+    assert f'ws-connect="/ws/assembly/{world.assembly_id}"' in html
     fragment = await public.get(f"/projector/{world.assembly_id}/quorum")
     assert fragment.status_code == 200
     assert 'id="quorum"' in fragment.text and 'hx-swap-oob="innerHTML"' in fragment.text

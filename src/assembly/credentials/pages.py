@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assembly.credentials import service
 from assembly.credentials.auth import ALL_ROLES, SESSION_COOKIE, Principal, Role, role_guard, roles
 from assembly.credentials.routes import session_cookie
+from assembly.db import WRITE_INTENT
 from assembly.errors import NotAuthenticated
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -88,6 +89,7 @@ async def _staff_role(db: AsyncSession, username: str) -> Role | None:
 @get("/login/{token:str}", opt=roles(ALL_ROLES), include_in_schema=False)
 async def delegate_login(db: AsyncSession, state: State, token: str) -> Response[Any]:
     """The link on a delegate's card: opening it on a phone starts a session."""
+    WRITE_INTENT.set(True)  # a GET that writes (the session): begin IMMEDIATE on SQLite
     _delegate, secret = await service.delegate_login(
         db, token, state.ctx.settings.session_max_age_s
     )

@@ -1084,8 +1084,9 @@ async def chair_nmos(db: AsyncSession, request: Req, assembly_id: AssemblyParam)
 
 
 def may_listen(principal: Principal, assembly_id: int) -> bool:
-    """Whether /ws/assembly/ID would accept this principal (staff, or its own delegates)."""
-    return principal.is_staff or principal.assembly_id == assembly_id
+    """Whether /ws/assembly/ID accepts this principal: anyone but another assembly's
+    delegates (the assembly topic carries no personal data)."""
+    return principal.role not in MEMBERS or principal.assembly_id == assembly_id
 
 
 @get("/projector/{assembly_id:int}", opt=roles(ALL_ROLES))

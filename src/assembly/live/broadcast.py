@@ -70,68 +70,47 @@ def delegate_topic(delegate_id: int) -> str:
 TURNOUT_INTERVAL_S = 0.25
 
 
-async def vote_view(ctx: AppContext, vote_id: int) -> dict[str, Any] | None:
-    """Everything the shared screens show of a vote: rendered once, sent to every socket."""
+async def _vote_view(ctx: AppContext, vote_id: int) -> dict[str, Any] | None:
     from assembly.voting.models import Vote
-    from assembly.voting.routes import turnout_out, vote_out
+    from assembly.voting.routes import vote_view
 
     async with ctx.session_maker() as db:
         vote = await db.get(Vote, vote_id)
-        if vote is None:
-            return None
-        return {
-            "vote": await vote_out(db, vote),
-            "turnout": await turnout_out(db, vote),
-        }
+        return None if vote is None else await vote_view(db, vote)
 
 
 @never_fails
 async def announce_vote(ctx: AppContext, vote_id: int) -> None:
-    """After a vote changes state: the shared panel to everyone, the ballot to right holders."""
-    from sqlalchemy import select
+    """After a vote changes: the shared panel and banner to every screen (rendered once),
+    and to each right holder their own ballot with its receipts, from the server's state.
 
-    from assembly.voting.models import ElectorateEntry
+    A draft is the chair's own: nothing is announced of it unless the chair puts it on the
+    projector (to let the room read the question before it opens)."""
+    from assembly.voting import service
+    from assembly.voting.models import Vote
 
-    view = await vote_view(ctx, vote_id)
-    if view is None:
-        return
+    async with ctx.session_maker() as db:
+        row = await db.get(Vote, vote_id)
+        if row is None or (row.opened_at is None and not row.on_projector):
+            return
+        view = await vote_view_in(db, row)
+        rights = await service.rights_by_delegate(db, row)
     vote = view["vote"]
     topic = assembly_topic(vote.assembly_id)
     publish(ctx, topic, render(ctx, "fragments/vote_panel.html", oob=True, **view))
     publish(ctx, topic, render(ctx, "fragments/vote_banner.html", oob=True, **view))
-    if vote.state != "open":
-        return
-    async with ctx.session_maker() as db:
-        entries = (
-            (await db.execute(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote_id)))
-            .scalars()
-            .all()
-        )
-    by_delegate: dict[int, list[ElectorateEntry]] = {}
-    for entry in entries:
-        if entry.cast_by_delegate_id is not None:
-            by_delegate.setdefault(entry.cast_by_delegate_id, []).append(entry)
-    for delegate_id, rights in by_delegate.items():
+    for delegate_id, mine in rights.items():
         publish(
             ctx,
             delegate_topic(delegate_id),
-            render(
-                ctx,
-                "fragments/my_ballot.html",
-                oob=True,
-                vote=vote,
-                rights=[
-                    {
-                        "nmo_id": e.nmo_id,
-                        "nmo_code": e.nmo_code,
-                        "via_proxy": e.via_proxy,
-                        "voted": False,
-                        "receipt": "",
-                    }
-                    for e in sorted(rights, key=lambda e: e.nmo_code)
-                ],
-            ),
+            render(ctx, "fragments/my_ballot.html", oob=True, vote=vote, rights=mine),
         )
+
+
+async def vote_view_in(db: Any, vote: Any) -> dict[str, Any]:
+    from assembly.voting.routes import vote_view
+
+    return await vote_view(db, vote)
 
 
 def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
@@ -148,7 +127,7 @@ def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
             await asyncio.sleep(TURNOUT_INTERVAL_S)
         finally:
             pending.discard(vote_id)
-        view = await vote_view(ctx, vote_id)
+        view = await _vote_view(ctx, vote_id)
         if view is not None:
             publish(
                 ctx,

@@ -14,10 +14,10 @@ from assembly.credentials import rules as credential_rules
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import CHAIR, LOGGED_IN, STAFF, Principal, Role, role_guard, roles
 from assembly.credentials.routes import ensure_assembly_access
-from assembly.errors import Conflict, Forbidden
+from assembly.errors import Forbidden
 from assembly.live import broadcast
 from assembly.voting import service
-from assembly.voting.models import Ballot, ElectorateEntry, Participation, Vote
+from assembly.voting.models import Ballot, Vote
 from assembly.voting.schemas import (
     BallotResultOut,
     BallotSubmission,
@@ -87,6 +87,13 @@ async def turnout_out(db: AsyncSession, vote: Vote) -> TurnoutOut:
         ),
         not_voted=not_voted,
     )
+
+
+async def vote_view(db: AsyncSession, vote: Vote | None) -> dict[str, Any]:
+    """What the shared fragments (panel, banner, turnout) render for a vote."""
+    if vote is None:
+        return {"vote": None, "turnout": None}
+    return {"vote": await vote_out(db, vote), "turnout": await turnout_out(db, vote)}
 
 
 class AssemblyVotesController(Controller):
@@ -189,8 +196,6 @@ class VoteController(Controller):
     ) -> VoteOut:
         """Start (or clear, with 0) a countdown shown on every screen."""
         vote = await service.get_vote(db, vote_id)
-        if vote.state != "open":
-            raise Conflict("A countdown runs only while the vote is open.")
         service.set_countdown(vote, data.seconds)
         await db.commit()
         await broadcast.announce_vote(state.ctx, vote.id)
@@ -202,17 +207,7 @@ class VoteController(Controller):
     ) -> VoteOut:
         """Show this vote (and its result once closed) on the projector, or take it off."""
         vote = await service.get_vote(db, vote_id)
-        if data.show:
-            others = (
-                await db.execute(
-                    select(Vote).where(
-                        Vote.assembly_id == vote.assembly_id, Vote.on_projector.is_(True)
-                    )
-                )
-            ).scalars()
-            for other in others:
-                other.on_projector = False
-        vote.on_projector = data.show
+        await service.put_on_projector(db, vote, data.show)
         await db.commit()
         await broadcast.announce_vote(state.ctx, vote.id)
         return await vote_out(db, vote)
@@ -238,39 +233,20 @@ class VoteController(Controller):
     ) -> MyVoteOut:
         """The votes this delegate casts in this vote (own NMO and proxies) and their receipts."""
         vote = await visible_vote(db, request.user, vote_id)
-        entries = (
-            (
-                await db.execute(
-                    select(ElectorateEntry)
-                    .where(
-                        ElectorateEntry.vote_id == vote.id,
-                        ElectorateEntry.cast_by_delegate_id == request.user.delegate_id,
-                    )
-                    .order_by(ElectorateEntry.nmo_code)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        table = Participation if vote.secret else Ballot
-        rows = await db.execute(
-            select(table.nmo_id, table.receipt).where(
-                table.vote_id == vote.id, table.nmo_id.in_([e.nmo_id for e in entries])
-            )
-        )
-        receipts = {nmo_id: receipt for nmo_id, receipt in rows}
+        delegate_id = request.user.delegate_id or 0
+        rights = (await service.rights_by_delegate(db, vote, delegate_id)).get(delegate_id, [])
         return MyVoteOut(
             vote=await vote_out(db, vote),
             rights=[
                 MyRight(
-                    nmo_id=e.nmo_id,
-                    nmo_code=e.nmo_code,
-                    weight=credential_rules.format_weight(e.weight),
-                    via_proxy=e.via_proxy,
-                    voted=e.nmo_id in receipts,
-                    receipt=receipts.get(e.nmo_id, ""),
+                    nmo_id=r["nmo_id"],
+                    nmo_code=r["nmo_code"],
+                    weight=r["weight"],
+                    via_proxy=r["via_proxy"],
+                    voted=r["voted"],
+                    receipt=r["receipt"],
                 )
-                for e in entries
+                for r in rights
             ],
         )
 

@@ -24,7 +24,6 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assembly.credentials import rules as credential_rules
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import ALL_ROLES, CHAIR, MEMBERS, Principal, Role, roles
 from assembly.credentials.models import Assembly
@@ -37,19 +36,16 @@ from assembly.credentials.screens import (
     quorum_of,
     see_other,
 )
-from assembly.errors import Conflict, DomainError, Forbidden, Invalid
+from assembly.errors import DomainError, Forbidden, Invalid
 from assembly.live import broadcast
 from assembly.voting import service
 from assembly.voting.models import (
     BASES,
     ELECTION_METHODS,
     MAJORITY_RULES,
-    Ballot,
-    ElectorateEntry,
-    Participation,
     Vote,
 )
-from assembly.voting.routes import turnout_out, visible_vote, vote_out
+from assembly.voting.routes import visible_vote, vote_out, vote_view
 
 if TYPE_CHECKING:
     from assembly.app import AppContext
@@ -124,50 +120,8 @@ def delegate_current(votes: Sequence[Vote]) -> Vote | None:
     return newest_open(votes) or newest_ended(votes)
 
 
-async def vote_view(db: AsyncSession, vote: Vote | None) -> dict[str, Any]:
-    """What the shared fragments render: the same data live/broadcast.py's vote_view gives."""
-    if vote is None:
-        return {"vote": None, "turnout": None}
-    return {"vote": await vote_out(db, vote), "turnout": await turnout_out(db, vote)}
-
-
 async def my_rights(db: AsyncSession, vote: Vote, delegate_id: int) -> list[dict[str, Any]]:
-    """The votes this delegate casts in `vote` (own NMO, proxies) with receipts once cast;
-    the same shape announce_vote pushes to the delegate's own channel."""
-    entries = (
-        (
-            await db.execute(
-                select(ElectorateEntry)
-                .where(
-                    ElectorateEntry.vote_id == vote.id,
-                    ElectorateEntry.cast_by_delegate_id == delegate_id,
-                )
-                .order_by(ElectorateEntry.nmo_code)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if not entries:
-        return []
-    table = Participation if vote.secret else Ballot
-    rows = await db.execute(
-        select(table.nmo_id, table.receipt).where(
-            table.vote_id == vote.id, table.nmo_id.in_([e.nmo_id for e in entries])
-        )
-    )
-    receipts = {nmo_id: receipt for nmo_id, receipt in rows}
-    return [
-        {
-            "nmo_id": e.nmo_id,
-            "nmo_code": e.nmo_code,
-            "weight": credential_rules.format_weight(e.weight),
-            "via_proxy": e.via_proxy,
-            "voted": e.nmo_id in receipts,
-            "receipt": receipts.get(e.nmo_id, ""),
-        }
-        for e in entries
-    ]
+    return (await service.rights_by_delegate(db, vote, delegate_id)).get(delegate_id, [])
 
 
 # --- chair ----------------------------------------------------------------------------------
@@ -500,8 +454,6 @@ async def chair_countdown(
     """Start a countdown shown on every screen (0 clears it)."""
 
     async def action(vote: Vote) -> tuple[str, int]:
-        if vote.state != "open":
-            raise Conflict("A countdown runs only while the vote is open.")
         seconds = optional_seconds(data, "seconds")
         if seconds is None:
             raise Invalid("Say how many seconds the countdown runs (0 stops it).")
@@ -512,26 +464,6 @@ async def chair_countdown(
     return await chair_act(db, request, state, vote_id, action)
 
 
-async def put_on_projector(db: AsyncSession, vote: Vote, show: bool) -> None:
-    """One vote at most is on the projector: showing one takes any other off.
-
-    The same rule as POST /api/votes/{id}/projector (voting/routes.py), which has no service
-    function yet; when one is added to service.py, both should call it."""
-    if show:
-        others = (
-            await db.execute(
-                select(Vote).where(
-                    Vote.assembly_id == vote.assembly_id,
-                    Vote.on_projector.is_(True),
-                    Vote.id != vote.id,
-                )
-            )
-        ).scalars()
-        for other in others:
-            other.on_projector = False
-    vote.on_projector = show
-
-
 @post("/chair/votes/{vote_id:int}/projector", opt=roles(CHAIR), status_code=200)
 async def chair_projector(
     db: AsyncSession, request: Req, state: State, vote_id: int, data: Form
@@ -540,7 +472,7 @@ async def chair_projector(
     show = data.get("show", "1") != "0"
 
     async def action(vote: Vote) -> tuple[str, int]:
-        await put_on_projector(db, vote, show)
+        await service.put_on_projector(db, vote, show)
         done = "The projector shows this vote." if show else "The vote is off the projector."
         return done, vote.id
 

@@ -197,6 +197,8 @@ async def open_vote(
 def set_countdown(vote: Vote, seconds: int) -> None:
     import datetime as dt
 
+    if vote.state != "open":
+        raise Conflict("A countdown runs only while the vote is open.")
     if not 0 <= seconds <= 3600:
         raise Invalid("A countdown is from 0 to 3600 seconds.")
     vote.countdown_ends_at = utcnow() + dt.timedelta(seconds=seconds) if seconds else None
@@ -545,3 +547,54 @@ async def next_round(db: AsyncSession, vote: Vote, actor: str) -> Vote:
         db.add(VoteOption(vote_id=new.id, key=key, label=labels.get(key, RON_LABEL), position=i))
     await db.flush()
     return new
+
+
+async def put_on_projector(db: AsyncSession, vote: Vote, show: bool) -> None:
+    """One vote at most is on the projector: showing one takes any other off (a draft may
+    be shown, to let the room read the question before the vote opens)."""
+    if show:
+        others = (
+            await db.execute(
+                select(Vote).where(
+                    Vote.assembly_id == vote.assembly_id,
+                    Vote.on_projector.is_(True),
+                    Vote.id != vote.id,
+                )
+            )
+        ).scalars()
+        for other in others:
+            other.on_projector = False
+    vote.on_projector = show
+
+
+async def rights_by_delegate(
+    db: AsyncSession, vote: Vote, delegate_id: int | None = None
+) -> dict[int, list[dict[str, Any]]]:
+    """Per right holder, the votes they cast in `vote` (own NMO first, then proxies) with
+    the receipt once cast: what each phone shows, in two queries for the whole vote."""
+    query = select(ElectorateEntry).where(ElectorateEntry.vote_id == vote.id)
+    if delegate_id is not None:
+        query = query.where(ElectorateEntry.cast_by_delegate_id == delegate_id)
+    entries = (await db.execute(query.order_by(ElectorateEntry.nmo_code))).scalars().all()
+    if not entries:
+        return {}
+    table = Participation if vote.secret else Ballot
+    receipt_query = select(table.nmo_id, table.receipt).where(table.vote_id == vote.id)
+    if delegate_id is not None:
+        receipt_query = receipt_query.where(table.nmo_id.in_([e.nmo_id for e in entries]))
+    receipts = {nmo_id: receipt for nmo_id, receipt in await db.execute(receipt_query)}
+    out: dict[int, list[dict[str, Any]]] = {}
+    for e in entries:
+        if e.cast_by_delegate_id is None:
+            continue
+        out.setdefault(e.cast_by_delegate_id, []).append(
+            {
+                "nmo_id": e.nmo_id,
+                "nmo_code": e.nmo_code,
+                "weight": credential_rules.format_weight(e.weight),
+                "via_proxy": e.via_proxy,
+                "voted": e.nmo_id in receipts,
+                "receipt": receipts.get(e.nmo_id, ""),
+            }
+        )
+    return out
