@@ -15,6 +15,7 @@ import click
 from assembly.settings import Settings, SettingsError
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def load_settings() -> Settings:
@@ -73,6 +74,21 @@ def migrate_database(settings: Settings) -> str | None:
     return head_revision(settings)
 
 
+def listen_options(fn: F) -> F:
+    """--host and --port, defaulting to $HOST and $PORT (127.0.0.1:8000)."""
+    fn = click.option(
+        "--port",
+        default=lambda: int(os.environ.get("PORT", "8000")),
+        type=int,
+        show_default="8000 or $PORT",
+    )(fn)
+    return click.option(
+        "--host",
+        default=lambda: os.environ.get("HOST", "127.0.0.1"),
+        show_default="127.0.0.1 or $HOST",
+    )(fn)
+
+
 @main.command()
 def migrate() -> None:
     """Create or upgrade the database schema to this version."""
@@ -84,15 +100,7 @@ def migrate() -> None:
 
 
 @main.command()
-@click.option(
-    "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1 or $HOST"
-)
-@click.option(
-    "--port",
-    default=lambda: int(os.environ.get("PORT", "8000")),
-    type=int,
-    show_default="8000 or $PORT",
-)
+@listen_options
 @click.option(
     "--workers",
     default=1,
@@ -150,15 +158,7 @@ def _run_server(host: str, port: int, workers: int) -> None:
 
 
 @main.command()
-@click.option(
-    "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1 or $HOST"
-)
-@click.option(
-    "--port",
-    default=lambda: int(os.environ.get("PORT", "8000")),
-    type=int,
-    show_default="8000 or $PORT",
-)
+@listen_options
 @click.option(
     "--fresh/--keep", default=True, show_default=True, help="Start from an empty demo database."
 )
