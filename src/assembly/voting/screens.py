@@ -93,7 +93,8 @@ def newest_open(votes: Sequence[Vote]) -> Vote | None:
 
 
 def newest_ended(votes: Sequence[Vote]) -> Vote | None:
-    ended = [v for v in votes if v.state in ("closed", "cancelled")]
+    """The last vote that was opened and has ended (a draft cancelled unopened stays private)."""
+    ended = [v for v in votes if v.state in ("closed", "cancelled") and v.opened_at is not None]
     return max(ended, key=lambda v: (v.closed_at is not None, v.closed_at, v.id), default=None)
 
 
@@ -111,7 +112,8 @@ def chair_current(votes: Sequence[Vote], chosen: int | None) -> Vote | None:
 
 
 def projector_current(votes: Sequence[Vote]) -> Vote | None:
-    """The room sees the vote the chair put on the projector, else the open vote."""
+    """The room sees the vote the chair put on the projector, else the open vote. A result
+    reaches the room when the chair publishes it to the projector ("publish-to-projector")."""
     return on_projector(votes) or newest_open(votes)
 
 
