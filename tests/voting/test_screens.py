@@ -717,3 +717,21 @@ def test_opening_a_vote_pushes_the_ballot_to_the_holder_and_not_to_others(
                 while True:
                     later.append(other_socket.receive_text(timeout=1))
             assert not any('id="my-ballot"' in m for m in later)
+
+
+async def test_a_draft_cancelled_before_it_opened_never_reaches_the_phones(
+    make_client: ClientFactory, world: World
+) -> None:
+    chair = await make_client(staff="chair")
+    closed_id = await prepare(chair, world, question="Shall the minutes be approved?")
+    await open_from_page(chair, closed_id)
+    await chair.post(f"/chair/votes/{closed_id}/close", data={"confirmed": "1"}, headers=HX)
+    secret_draft = await prepare(chair, world, question="A motion the chair withdrew")
+    cancelled = await chair.post(
+        f"/chair/votes/{secret_draft}/cancel", data={"confirmed": "1"}, headers=HX
+    )
+    assert cancelled.status_code == 200
+    phone = await make_client(token=world.token["AAA-head"])
+    shown = (await phone.get("/delegate/vote")).text
+    assert "Shall the minutes be approved?" in shown  # the last vote that was put
+    assert "A motion the chair withdrew" not in shown
