@@ -43,6 +43,7 @@ from assembly.credentials.auth import (
 )
 from assembly.db import WRITE_INTENT, check_migrated, create_engine
 from assembly.errors import DomainError, LoginRequired, NotAuthenticated
+from assembly.live.broadcast import as_of, start_reading
 from assembly.settings import Settings
 from assembly.voting.writer import BallotWriter
 
@@ -181,16 +182,20 @@ def make_jinja(settings: Settings) -> Environment:
     )
     env.filters["weight"] = format_weight
     env.globals["version"] = __version__
+    env.globals["as_of"] = as_of
     return env
 
 
-class WriteIntentMiddleware:
-    """Marks requests that may write, so SQLite begins their transactions IMMEDIATE."""
+class RequestMarksMiddleware:
+    """Marks what the rest of a request relies on: when its reading of the state began
+    (fragments carry it, so screens keep the newest), and whether it may write (then SQLite
+    begins its transactions IMMEDIATE)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start_reading()
         if scope["type"] == ScopeType.HTTP and scope.get("method") not in {
             "GET",
             "HEAD",
@@ -263,7 +268,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         ],
         plugins=[SQLAlchemyPlugin(config=db_config), channels],
         middleware=[
-            WriteIntentMiddleware,
+            RequestMarksMiddleware,
             DefineMiddleware(SessionAuthMiddleware, exclude=["/static", "/schema"]),
         ],
         state=State({"ctx": ctx}),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ParamSpec
 
@@ -12,6 +14,22 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+
+# When the state a fragment shows was read: the start of the request, or of the
+# announcement (which runs after its change committed). Screens keep the newest: a catch-up
+# fetch that read the database before a change must not overwrite that change's push.
+AS_OF: contextvars.ContextVar[int] = contextvars.ContextVar("as_of", default=0)
+
+
+def as_of() -> int:
+    """Microseconds since the epoch at which this fragment's data was read (for templates)."""
+    return AS_OF.get() or time.time_ns() // 1000
+
+
+def start_reading() -> None:
+    AS_OF.set(time.time_ns() // 1000)
+
+
 P = ParamSpec("P")
 
 
@@ -22,6 +40,7 @@ def never_fails(fn: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
+            start_reading()
             await fn(*args, **kwargs)
         except Exception:
             log.exception("announcement %s failed", fn.__name__)
@@ -127,6 +146,7 @@ def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
             await asyncio.sleep(TURNOUT_INTERVAL_S)
         finally:
             pending.discard(vote_id)
+        start_reading()
         view = await _vote_view(ctx, vote_id)
         if view is not None:
             publish(

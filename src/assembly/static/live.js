@@ -61,6 +61,29 @@
     }
   });
 
+  // --- newest state wins -----------------------------------------------------------------
+  // Every live fragment says when its data was read (data-as-of). A catch-up fetch that read
+  // the database just before a change can arrive after that change's push: keep the newer.
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    var d = e.detail || {};
+    var f = d.fragment;
+    var incoming = f && (f.nodeType === 11 ? f.firstElementChild : f);
+    var target = d.target;
+    if (!incoming || !target || !incoming.getAttribute || !target.getAttribute) return;
+    var fresh = parseInt(incoming.getAttribute("data-as-of") || "0", 10);
+    var shown = parseInt(target.getAttribute("data-as-of") || "0", 10);
+    if (fresh && shown && fresh < shown) d.shouldSwap = false;
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (e) {
+    // innerHTML swaps keep the target element: carry the time over to it (only once the
+    // swap has really happened, whichever rule decided it).
+    var d = e.detail || {};
+    var f = d.fragment;
+    var incoming = f && (f.nodeType === 11 ? f.firstElementChild : f);
+    var fresh = incoming && incoming.getAttribute && incoming.getAttribute("data-as-of");
+    if (fresh && d.target && d.target.isConnected) d.target.setAttribute("data-as-of", fresh);
+  });
+
   // --- which vote a screen shows ------------------------------------------------------------
   // Every vote change is pushed to the whole assembly, including changes to votes a screen
   // should not switch to (the chair shows an old result on the projector while a vote is
