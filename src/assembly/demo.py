@@ -179,7 +179,8 @@ async def _seed(db: AsyncSession, settings: Settings) -> None:
             # Most delegations are credentialed and their heads checked in, so quorum is met.
             if i == 0 and code not in {"AMSA-Japan", "FEMH"}:
                 await service.set_checked_in(db, delegate, "demo", True, via="desk")
-        if code not in {"AMSA-Japan", "FEMH", "IMCC"}:
+        # AMSA-Japan is credentialed but absent: its vote is cast by MSAI's head, by proxy.
+        if code not in {"FEMH", "IMCC"}:
             await service.set_credentialed(db, nmo, "demo", True)
     secretariat = Principal(Role.secretariat, name="secretariat", staff_user_id=0)
     await service.give_proxy(db, secretariat, assembly, nmos["AMSA-Japan"], nmos["MSAI"])

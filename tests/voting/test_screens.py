@@ -735,3 +735,16 @@ async def test_a_draft_cancelled_before_it_opened_never_reaches_the_phones(
     shown = (await phone.get("/delegate/vote")).text
     assert "Shall the minutes be approved?" in shown  # the last vote that was put
     assert "A motion the chair withdrew" not in shown
+
+
+async def test_the_chairs_feedback_stays_outside_the_list_that_refreshes_on_every_push(
+    make_client: ClientFactory, world: World
+) -> None:
+    chair = await make_client(staff="chair")
+    vote_id = await prepare(chair, world)
+    opened = await open_from_page(chair, vote_id)
+    feedback = section(opened, "vote-feedback")
+    assert 'hx-swap-oob="true"' in feedback and "open" in text_of(feedback).lower()
+    # The list the push makes the page re-fetch carries no feedback to wipe the message.
+    listed = (await chair.get(f"/chair/votes/list?assembly={world.assembly_id}")).text
+    assert "vote-feedback" not in listed and 'role="status"' not in listed
