@@ -107,6 +107,8 @@ EXPECTED: dict[str, set[Role]] = {
     "POST /delegate/proxies/{proxy_id}/revoke": {DEL},
     "GET /chair": {S, C},
     "GET /chair/nmos": {S, C},
+    "POST /chair/assemblies/{assembly_id}/self-check-in": {S, C},
+    "POST /api/assemblies/{assembly_id}/self-check-in": {S, C},
     "GET /projector/{assembly_id}": ALL,
     "GET /projector/{assembly_id}/quorum": ALL,
     "GET /chair/votes": {S, C},

@@ -593,3 +593,31 @@ async def test_projector_is_public_and_shows_no_personal_data(
     live = await chair.get(f"/projector/{world.assembly_id}")
     assert f'ws-connect="/ws/assembly/{world.assembly_id}"' in live.text
     assert "chair · chair" not in live.text.split("<main", 1)[1]
+
+
+async def test_the_chair_opens_self_check_in_and_a_delegate_can_then_check_in(
+    make_client: ClientFactory, app: Litestar
+) -> None:
+    world = await seed_world(app, check_in=False)
+    phone = await make_client(token=world.token["AAA-head"])
+    refused = await phone.post("/api/me/check-in", json={"present": True})
+    assert refused.status_code == 403 and "Self check-in is not open" in refused.json()["message"]
+    chair = await make_client(staff="chair")
+    page = (await chair.get(f"/chair?assembly={world.assembly_id}")).text
+    assert "Self check-in from the phones is <strong>closed</strong>" in page
+    switched = await chair.post(
+        f"/chair/assemblies/{world.assembly_id}/self-check-in",
+        data={"allowed": "1"},
+        headers={"HX-Request": "true"},
+    )
+    assert switched.status_code == 200
+    assert "<strong>open</strong>" in switched.text and "Close self check-in" in switched.text
+    assert (await phone.post("/api/me/check-in", json={"present": True})).status_code == 200
+    events = (await chair.get(f"/api/assemblies/{world.assembly_id}/events")).json()
+    change = [e for e in events if e["kind"] == "assembly_rules"][-1]
+    assert change["detail"] == {"self_checkin": {"old": False, "new": True}}
+    assert change["actor"] == "chair:chair" and change["reason"] == "set by the chair"
+    closed = await chair.post(
+        f"/api/assemblies/{world.assembly_id}/self-check-in", json={"allowed": False}
+    )
+    assert closed.status_code == 200 and closed.json()["rules"]["self_checkin"] is False

@@ -53,6 +53,7 @@ from assembly.credentials.schemas import (
     QuorumOut,
     RightHandover,
     Scan,
+    SelfCheckInSwitch,
     StaffCreate,
     StaffLogin,
     StaffOut,
@@ -258,6 +259,30 @@ class AssemblyController(Controller):
         await db.commit()
         await announce_credentials(ctx_of(state), assembly_id)
         return assembly_out(a)
+
+    @post(
+        "/{assembly_id:int}/self-check-in",
+        opt=roles(CHAIR),
+        operation_id="allowSelfCheckIn",
+        status_code=200,
+    )
+    async def self_check_in_switch(
+        self,
+        db: AsyncSession,
+        request: Request[Principal, Any, Any],
+        state: State,
+        assembly_id: int,
+        data: SelfCheckInSwitch,
+    ) -> AssemblyOut:
+        """The chair opens or closes self check-in from the phones (recorded as a rule change)."""
+        a = await service.get_assembly(db, assembly_id)
+        await service.update_assembly(
+            db, a, request.user.actor, {"self_checkin": data.allowed}, "set by the chair"
+        )
+        out = assembly_out(a)
+        await db.commit()
+        await announce_credentials(ctx_of(state), assembly_id)
+        return out
 
     @get("/{assembly_id:int}/nmos", opt=roles(LOGGED_IN), operation_id="listNmos")
     async def list_nmos(

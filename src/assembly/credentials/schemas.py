@@ -200,6 +200,10 @@ class CheckIn(Struct):
     present: bool = True
 
 
+class SelfCheckInSwitch(Struct):
+    allowed: bool
+
+
 class Scan(Struct):
     scanned: str
     present: bool = True

@@ -1069,6 +1069,23 @@ async def chair_home(db: AsyncSession, request: Req, assembly_id: AssemblyParam)
     return page(request, "chair/index.html", **context)
 
 
+@post("/chair/assemblies/{assembly_id:int}/self-check-in", opt=roles(CHAIR), status_code=200)
+async def chair_self_check_in(
+    db: AsyncSession, request: Req, state: State, assembly_id: int, data: Form
+) -> Template | Redirect:
+    """The chair opens or closes self check-in from the phones."""
+    assembly = await service.get_assembly(db, assembly_id)
+    allowed = data.get("allowed") == "1"
+    await service.update_assembly(
+        db, assembly, request.user.actor, {"self_checkin": allowed}, "set by the chair"
+    )
+    await db.commit()
+    await announce_credentials(state.ctx, assembly_id)
+    if request.headers.get("hx-request"):
+        return page(request, "chair/_self_check_in.html", assembly=assembly)
+    return Redirect(f"/chair?assembly={assembly_id}", status_code=303)
+
+
 @get("/chair/nmos", opt=roles(CHAIR))
 async def chair_nmos(db: AsyncSession, request: Req, assembly_id: AssemblyParam) -> Template:
     """The chair's presence list (an htmx fragment, refreshed when the quorum changes)."""
@@ -1137,6 +1154,7 @@ def handlers() -> list[Any]:
         delegate_revoke_proxy,
         chair_home,
         chair_nmos,
+        chair_self_check_in,
         projector,
         projector_quorum,
     ]

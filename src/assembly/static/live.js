@@ -7,6 +7,14 @@
   var leaving = false;
   var timer = null;
 
+  // Reconnect within seconds, not the extension's default of up to a minute: a phone on
+  // bad Wi-Fi retries every 0.5 s at first, never waits more than 5 s (with jitter, so a
+  // room of phones does not reconnect in one burst after a server restart).
+  htmx.config.wsReconnectDelay = function (retryCount) {
+    var ceiling = Math.min(500 * Math.pow(2, retryCount), 5000);
+    return ceiling / 2 + Math.random() * ceiling / 2;
+  };
+
   function resync() {
     // Elements listening for this fetch the server's current state again (the quorum, the
     // delegate's vote and ballot, the chair's list, the projector's vote).
