@@ -111,6 +111,23 @@ async def nmo_view(db: AsyncSession, nmo: Nmo) -> NmoOut:
     return nmo_out(nmo, state.holder_id, state.present)
 
 
+async def run_import(
+    db: AsyncSession, principal: Principal, state: State, assembly_id: int, kind: str, text: str
+) -> ImportResult:
+    """One CSV import in one transaction: every row stored, or none."""
+    a = await service.get_assembly(db, assembly_id)
+    if kind == "nmos":
+        created = await importing.import_nmos(db, a, principal.actor, text)
+    else:
+        created = await importing.import_delegates(
+            db, ctx_of(state).sealer, a, principal.actor, text
+        )
+    await db.commit()
+    await announce_credentials(ctx_of(state), assembly_id)
+    what = "NMOs" if kind == "nmos" else "delegates"
+    return ImportResult(created=created, message=f"Imported {created} {what}.")
+
+
 class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
@@ -439,11 +456,7 @@ class AssemblyController(Controller):
         data: str = Body(media_type=RequestEncodingType.JSON, description="CSV text"),
     ) -> ImportResult:
         """Import NMOs from CSV (code,name,country,member_class,weight); all rows or none."""
-        a = await service.get_assembly(db, assembly_id)
-        created = await importing.import_nmos(db, a, request.user.actor, data)
-        await db.commit()
-        await announce_credentials(ctx_of(state), assembly_id)
-        return ImportResult(created=created, message=f"Imported {created} NMOs.")
+        return await run_import(db, request.user, state, assembly_id, "nmos", data)
 
     @post(
         "/{assembly_id:int}/import/delegates",
@@ -460,13 +473,7 @@ class AssemblyController(Controller):
         data: str = Body(media_type=RequestEncodingType.JSON, description="CSV text"),
     ) -> ImportResult:
         """Import delegates from CSV (nmo_code,name,email,role,language); all rows or none."""
-        a = await service.get_assembly(db, assembly_id)
-        created = await importing.import_delegates(
-            db, ctx_of(state).sealer, a, request.user.actor, data
-        )
-        await db.commit()
-        await announce_credentials(ctx_of(state), assembly_id)
-        return ImportResult(created=created, message=f"Imported {created} delegates.")
+        return await run_import(db, request.user, state, assembly_id, "delegates", data)
 
     @post("/{assembly_id:int}/scan", opt=roles(DESK), operation_id="scanCard")
     async def scan(
