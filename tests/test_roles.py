@@ -11,6 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute, WebSocketRoute
 
+from assembly.agenda import service as agenda
 from assembly.credentials import service
 from assembly.credentials.auth import Role
 from assembly.voting import service as voting
@@ -107,6 +108,13 @@ EXPECTED: dict[str, set[Role]] = {
     "POST /delegate/proxies/{proxy_id}/revoke": {DEL},
     "GET /chair": {S, C},
     "GET /chair/nmos": {S, C},
+    "GET /api/assemblies/{assembly_id}/agenda": LOGGED_IN,
+    "POST /api/assemblies/{assembly_id}/agenda": {S, C},
+    "POST /api/agenda-items/{item_id}/current": {S, C},
+    "GET /chair/assemblies/{assembly_id}/agenda": {S, C},
+    "POST /chair/assemblies/{assembly_id}/agenda": {S, C},
+    "POST /chair/agenda-items/{item_id}/current": {S, C},
+    "GET /agenda/{assembly_id}/current": ALL,
     "POST /chair/assemblies/{assembly_id}/self-check-in": {S, C},
     "POST /api/assemblies/{assembly_id}/self-check-in": {S, C},
     "GET /projector/{assembly_id}": ALL,
@@ -195,8 +203,12 @@ async def _world_for_matrix(app: Litestar) -> tuple[World, dict[str, str]]:
             "test",
             voting.VoteSpec(question="Matrix?"),
         )
+        item = await agenda.add_item(
+            db, await service.get_assembly(db, world.assembly_id), "test", "Opening"
+        )
         await db.commit()
     params = {
+        "item_id": str(item.id),
         "vote_id": str(vote.id),
         "assembly_id": str(world.assembly_id),
         "nmo_id": str(world.nmo["AAA"]),

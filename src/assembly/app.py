@@ -212,6 +212,7 @@ class RequestMarksMiddleware:
 
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> Litestar:
     """Build the application; nothing is configured at import time."""
+    from assembly.agenda.routes import agenda_api_routes
     from assembly.credentials.pages import page_routes
     from assembly.credentials.routes import api_routes
     from assembly.live.routes import live_routes
@@ -256,6 +257,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         route_handlers=[
             *api_routes(),
             *vote_api_routes(),
+            *agenda_api_routes(),
             *page_routes(),
             *live_routes(),
             Router(path="/", guards=[role_guard], route_handlers=[health]),

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 
 def import_all() -> None:
+    import assembly.agenda.models
     import assembly.credentials.models
     import assembly.voting.models  # noqa: F401

@@ -105,6 +105,7 @@ async def logout(db: AsyncSession, request: Request[Any, Any, Any], state: State
 
 
 def page_routes() -> list[Router]:
+    from assembly.agenda import screens as agenda_screens
     from assembly.credentials import screens
     from assembly.voting import screens as voting_screens
 
@@ -121,6 +122,7 @@ def page_routes() -> list[Router]:
                 logout,
                 *screens.handlers(),
                 *voting_screens.handlers(),
+                *agenda_screens.handlers(),
             ],
         )
     ]

@@ -81,6 +81,20 @@ async def announce_credentials(ctx: AppContext, assembly_id: int) -> None:
     )
 
 
+@never_fails
+async def announce_agenda(ctx: AppContext, assembly_id: int) -> None:
+    """After the chair moves the plenary to another item: every screen shows it."""
+    from assembly.agenda.service import current_item
+
+    async with ctx.session_maker() as db:
+        item = await current_item(db, assembly_id)
+    publish(
+        ctx,
+        assembly_topic(assembly_id),
+        render(ctx, "fragments/current_item.html", item=item, oob=True),
+    )
+
+
 def delegate_topic(delegate_id: int) -> str:
     """Personal state (my ballot, my receipts) goes only to that delegate's screens."""
     return f"delegate:{delegate_id}"

@@ -1,0 +1,93 @@
+"""The agenda: items in order, the chair moves the plenary on, every screen follows."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from assembly.app import create_app
+from assembly.settings import Settings
+from tests.conftest import PASSWORD, ClientFactory, World
+
+HX = {"HX-Request": "true"}
+
+
+async def test_the_chair_builds_the_agenda_and_moves_the_plenary_on(
+    make_client: ClientFactory, world: World
+) -> None:
+    chair = await make_client(staff="chair")
+    url = f"/api/assemblies/{world.assembly_id}/agenda"
+    first = await chair.post(url, json={"title": "Adoption of the agenda", "kind": "procedural"})
+    second = await chair.post(url, json={"title": "Policy: Climate and Health", "kind": "policy"})
+    assert first.status_code == second.status_code == 201
+    assert [first.json()["position"], second.json()["position"]] == [1, 2]
+    bad = await chair.post(url, json={"title": "x", "kind": "party"})
+    assert bad.status_code == 422 and "kind must be one of" in bad.json()["message"]
+    empty = await chair.post(url, json={"title": "  "})
+    assert empty.status_code == 422 and empty.json()["message"] == "An agenda item needs a title."
+    moved = await chair.post(f"/api/agenda-items/{first.json()['id']}/current")
+    assert moved.status_code == 200 and moved.json()["current"] is True
+    moved = await chair.post(f"/api/agenda-items/{second.json()['id']}/current")
+    items = (await chair.get(url)).json()
+    assert [(i["title"], i["current"]) for i in items] == [
+        ("Adoption of the agenda", False),
+        ("Policy: Climate and Health", True),
+    ]
+    phone = await make_client(token=world.token["AAA-head"])
+    assert (await phone.get(url)).status_code == 200
+    refused = await phone.post(url, json={"title": "Mine"})
+    assert refused.status_code == 403
+    # Every screen catches up with the same fragment.
+    public = await make_client()
+    fragment = (await public.get(f"/agenda/{world.assembly_id}/current")).text
+    assert 'id="current-item"' in fragment and "Policy: Climate and Health" in fragment
+    assert "Agenda item 2" in fragment
+
+
+async def test_the_chair_screen_adds_an_item_and_makes_it_current(
+    make_client: ClientFactory, world: World
+) -> None:
+    chair = await make_client(staff="chair")
+    page = (await chair.get(f"/chair?assembly={world.assembly_id}")).text
+    assert f'hx-get="/chair/assemblies/{world.assembly_id}/agenda"' in page
+    assert f'hx-get="/agenda/{world.assembly_id}/current"' in page
+    added = await chair.post(
+        f"/chair/assemblies/{world.assembly_id}/agenda",
+        data={"title": "Roll call", "kind": "procedural"},
+        headers=HX,
+    )
+    assert added.status_code == 200 and "Added: Roll call" in added.text
+    item_id = (await chair.get(f"/api/assemblies/{world.assembly_id}/agenda")).json()[0]["id"]
+    moved = await chair.post(f"/chair/agenda-items/{item_id}/current", headers=HX)
+    assert moved.status_code == 200 and "Now: Roll call" in moved.text
+    assert '<span class="badge ok">Current</span>' in moved.text
+    phone = await make_client(token=world.token["AAA-head"])
+    home = (await phone.get("/delegate")).text
+    assert f'hx-get="/agenda/{world.assembly_id}/current"' in home
+    projector = (await (await make_client()).get(f"/projector/{world.assembly_id}")).text
+    assert f'hx-get="/agenda/{world.assembly_id}/current"' in projector
+
+
+def test_moving_to_an_item_is_pushed_to_every_screen(settings: Settings, world: World) -> None:
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
+        login = client.post("/api/auth/login", json={"username": "chair", "password": PASSWORD})
+        assert login.status_code == 200
+        item = client.post(
+            f"/api/assemblies/{world.assembly_id}/agenda", json={"title": "Elections"}
+        ).json()
+        with client.websocket_connect(f"/ws/assembly/{world.assembly_id}") as socket:
+            assert client.post(f"/api/agenda-items/{item['id']}/current").status_code == 200
+            pushed = socket.receive_text(timeout=10)
+    assert 'id="current-item"' in pushed and 'hx-swap-oob="true"' in pushed
+    assert "Elections" in pushed
+
+
+async def test_a_delegate_of_another_assembly_cannot_read_its_current_item(
+    app: Litestar, make_client: ClientFactory, world: World
+) -> None:
+    from tests.conftest import seed_world
+
+    other = await seed_world(app, staff=False, nmos=[("ZZZ", "full", 1)])
+    phone = await make_client(token=other.token["ZZZ-head"])
+    refused = await phone.get(f"/agenda/{world.assembly_id}/current")
+    assert refused.status_code == 403
