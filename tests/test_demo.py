@@ -5,9 +5,10 @@ from __future__ import annotations
 from litestar import Litestar
 from sqlalchemy import func, select
 
+from assembly.agenda import service as agenda
 from assembly.credentials import service
 from assembly.credentials.models import Assembly, Nmo
-from assembly.demo import DEMO_NAME, DEMO_NMOS, seed_demo
+from assembly.demo import DEMO_AGENDA, DEMO_NAME, DEMO_NMOS, seed_demo
 from assembly.voting.models import Vote
 from tests.conftest import ClientFactory
 
@@ -32,6 +33,9 @@ async def test_demo_seeds_twelve_nmos_with_quorum_and_draft_votes_and_can_be_rer
         standing = await service.standing(db, assembly)
         assert standing.quorum.met
         kinds = sorted((await db.execute(select(Vote.kind).where(Vote.state == "draft"))).scalars())
+        current = await agenda.current_item(db, assembly.id)
+        assert current is not None and current.title == DEMO_AGENDA[0][0]
+        assert len(await agenda.items_of(db, assembly.id)) == len(DEMO_AGENDA)
         assert kinds == ["election", "motion", "motion", "procedural"]
     # Every printed delegate link logs that delegate in.
     links = [line.split()[-1] for line in first.splitlines() if "/login/" in line]

@@ -8,11 +8,20 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assembly.agenda import service as agenda
 from assembly.credentials import service
 from assembly.credentials.auth import Principal, Role, TokenSealer
 from assembly.credentials.models import Assembly, Delegate, Nmo
 from assembly.settings import Settings
 from assembly.voting import service as voting
+
+DEMO_AGENDA = [
+    ("Opening of the plenary and roll call", "procedural"),
+    ("Adoption of the agenda", "procedural"),
+    ("Policy Statement on Climate and Health", "policy"),
+    ("Amendments to the Bylaws", "bylaws"),
+    ("Election of the Vice-President for Finance", "election"),
+]
 
 # Drafts the chair can open from the chair screen, one of each kind.
 DEMO_VOTES = [
@@ -186,6 +195,10 @@ async def _seed(db: AsyncSession, settings: Settings) -> None:
     await service.give_proxy(db, secretariat, assembly, nmos["AMSA-Japan"], nmos["MSAI"])
     for spec in DEMO_VOTES:
         await voting.create_vote(db, assembly, "demo", spec)
+    for i, (title, kind) in enumerate(DEMO_AGENDA):
+        item = await agenda.add_item(db, assembly, "demo", title, kind)
+        if i == 0:
+            await agenda.make_current(db, item)
 
 
 async def describe_demo(db: AsyncSession, settings: Settings) -> str:
