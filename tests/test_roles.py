@@ -11,6 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute, WebSocketRoute
 
+from assembly.agenda import documents
 from assembly.agenda import service as agenda
 from assembly.credentials import service
 from assembly.credentials.auth import Role
@@ -132,6 +133,12 @@ EXPECTED: dict[str, set[Role]] = {
     "GET /delegate/vote": {DEL, OBS},
     "POST /delegate/vote/{vote_id}/ballots": {DEL},
     "GET /projector/{assembly_id}/vote": ALL,
+    "GET /api/assemblies/{assembly_id}/documents": LOGGED_IN,
+    "POST /api/assemblies/{assembly_id}/documents": {S},
+    "GET /api/documents/{document_id}": LOGGED_IN,
+    "GET /api/documents/{document_id}/versions/{number}": LOGGED_IN,
+    "POST /api/documents/{document_id}/versions": {S},
+    "GET /api/documents/{document_id}/diff": LOGGED_IN,
 }
 
 UNGUARDED_PREFIXES = ("/static", "/schema")
@@ -206,9 +213,14 @@ async def _world_for_matrix(app: Litestar) -> tuple[World, dict[str, str]]:
         item = await agenda.add_item(
             db, await service.get_assembly(db, world.assembly_id), "test", "Opening"
         )
+        document, _ = await documents.create_document(
+            db, await service.get_assembly(db, world.assembly_id), "test", "Doc", "policy", "A."
+        )
         await db.commit()
     params = {
         "item_id": str(item.id),
+        "document_id": str(document.id),
+        "number": "1",
         "vote_id": str(vote.id),
         "assembly_id": str(world.assembly_id),
         "nmo_id": str(world.nmo["AAA"]),

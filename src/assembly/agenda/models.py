@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assembly.db import Base, UTCDateTime, utcnow
@@ -47,3 +59,45 @@ class AgendaItem(Base):
             postgresql_where=text("is_current"),
         ),
     )
+
+
+DOCUMENT_KINDS = ("policy", "position_paper", "constitution", "bylaws")
+
+
+class Document(Base):
+    """A text the assembly works on (a policy, a position paper, the constitution, the bylaws),
+    kept as numbered versions; `current_version` is the one every screen shows."""
+
+    __tablename__ = "document"
+
+    assembly_id: Mapped[int] = mapped_column(
+        ForeignKey("assembly.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    valid_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+
+    __table_args__ = (
+        CheckConstraint(
+            f"kind IN ({', '.join(repr(k) for k in DOCUMENT_KINDS)})", name="kind_known"
+        ),
+    )
+
+
+class DocumentVersion(Base):
+    """One version of a document, never changed once written: its paragraphs as a JSON list of
+    {"id", "text"} in order, and why it was made."""
+
+    __tablename__ = "document_version"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    paragraphs: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+
+    __table_args__ = (UniqueConstraint("document_id", "number"),)
