@@ -121,12 +121,13 @@ async def announce_vote(ctx: AppContext, vote_id: int) -> None:
     projector (to let the room read the question before it opens)."""
     from assembly.voting import service
     from assembly.voting.models import Vote
+    from assembly.voting.routes import vote_view
 
     async with ctx.session_maker() as db:
         row = await db.get(Vote, vote_id)
         if row is None or (row.opened_at is None and not row.on_projector):
             return
-        view = await vote_view_in(db, row)
+        view = await vote_view(db, row)
         rights = await service.rights_by_delegate(db, row)
     vote = view["vote"]
     topic = assembly_topic(vote.assembly_id)
@@ -138,12 +139,6 @@ async def announce_vote(ctx: AppContext, vote_id: int) -> None:
             delegate_topic(delegate_id),
             render(ctx, "fragments/my_ballot.html", oob=True, vote=vote, rights=mine),
         )
-
-
-async def vote_view_in(db: Any, vote: Any) -> dict[str, Any]:
-    from assembly.voting.routes import vote_view
-
-    return await vote_view(db, vote)
 
 
 def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
