@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Literal, TypeAlias
 
+from assembly.errors import Conflict, Invalid
+
 
 @dataclass(frozen=True, slots=True)
 class Paragraph:
@@ -55,26 +57,25 @@ class Delete:
 Change: TypeAlias = Replace | Insert | Delete
 
 
-class AmendmentRefused(Exception):
+class AmendmentRefused(Invalid):
     """An amendment breaks a rule and cannot be submitted; `rule` names the rule."""
 
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(message)
         self.rule = rule
-        self.message = message
+        self.code = rule
 
 
-class AmendmentConflict(Exception):
+class AmendmentConflict(Conflict):
     """An amendment no longer applies to the current text: names the amendment and paragraph."""
 
     def __init__(self, amendment_id: str, paragraph_id: str, reason: str) -> None:
         message = f"Amendment {amendment_id} no longer applies: {reason}"
-        super().__init__(message)
+        super().__init__(message, code="amendment_conflict")
         self.rule = "amendment_conflict"
         self.amendment_id = amendment_id
         self.paragraph_id = paragraph_id
         self.reason = reason
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

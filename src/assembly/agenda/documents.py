@@ -104,9 +104,18 @@ async def current_version(db: AsyncSession, document: Document) -> DocumentVersi
 
 
 async def create_document(
-    db: AsyncSession, assembly: Assembly, actor: str, title: str, kind: str, text: str
+    db: AsyncSession,
+    assembly: Assembly,
+    actor: str,
+    title: str,
+    kind: str,
+    text: str,
+    in_force: bool | None = None,
 ) -> tuple[Document, DocumentVersion]:
-    """Import a text as version 1; a policy is valid for the assembly's policy_validity_years."""
+    """Import a text as version 1; a policy is valid for the assembly's policy_validity_years.
+
+    The constitution and bylaws are imported as the text in force (amendments change them);
+    a new policy or position paper is a proposal until the plenary adopts it."""
     title = title.strip()
     if not title:
         raise Invalid("A document needs a title.")
@@ -124,6 +133,11 @@ async def create_document(
         title=title,
         valid_until=valid_until,
         current_version=1,
+        in_force_version=(
+            1
+            if (in_force if in_force is not None else kind in ("constitution", "bylaws"))
+            else None
+        ),
         created_by=actor,
     )
     db.add(document)

@@ -1,8 +1,10 @@
-"""Tables of the agenda domain: the items the plenary works through, one of them current."""
+"""Tables of the agenda domain: plenary sessions and the items the plenary works through (one of
+them current), the documents it debates as versions, and the amendments to them."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -33,6 +35,22 @@ ITEM_KINDS = (
 )
 
 
+class PlenarySession(Base):
+    """A sitting of the plenary with its planned start and end; agenda items belong to one."""
+
+    __tablename__ = "plenary_session"
+
+    assembly_id: Mapped[int] = mapped_column(
+        ForeignKey("assembly.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+
 class AgendaItem(Base):
     """One point of the agenda; the chair makes one current and every screen follows it."""
 
@@ -44,6 +62,12 @@ class AgendaItem(Base):
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(16), default="other")
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plenary_session.id", ondelete="SET NULL"), nullable=True
+    )
+    document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("document.id", ondelete="SET NULL"), nullable=True
+    )
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(120), default="")
@@ -61,6 +85,20 @@ class AgendaItem(Base):
     )
 
 
+class AgendaEvent(Base):
+    """What happened to the agenda, in order: items added or moved, the agenda adopted."""
+
+    __tablename__ = "agenda_event"
+
+    assembly_id: Mapped[int] = mapped_column(
+        ForeignKey("assembly.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(120))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 DOCUMENT_KINDS = ("policy", "position_paper", "constitution", "bylaws")
 
 
@@ -76,7 +114,10 @@ class Document(Base):
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(300))
     valid_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    # The newest version; the one in force is the last version the plenary adopted (None
+    # while a new text has not been adopted yet).
     current_version: Mapped[int] = mapped_column(Integer, default=1)
+    in_force_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(120), default="")
 
@@ -101,3 +142,79 @@ class DocumentVersion(Base):
     created_by: Mapped[str] = mapped_column(String(120), default="")
 
     __table_args__ = (UniqueConstraint("document_id", "number"),)
+
+
+AMENDMENT_STATES = ("submitted", "admitted", "withdrawn", "merged", "adopted", "rejected")
+# The states in which an amendment still waits for the plenary.
+PENDING_STATES = ("submitted", "admitted")
+# The states whose changes are part of the text as amended.
+APPLIED_STATES = ("merged", "adopted")
+
+
+class Amendment(Base):
+    """A proposed change to one version of a document, by an NMO; `changes` is a JSON list of
+    {"op": "replace"|"insert"|"delete", ...} as amendments.py reads them. Its label is
+    "A<number>", numbered per document."""
+
+    __tablename__ = "amendment"
+
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("document.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    version_number: Mapped[int] = mapped_column(Integer)
+    degree: Mapped[int] = mapped_column(Integer, default=1)
+    amends_id: Mapped[int | None] = mapped_column(
+        ForeignKey("amendment.id", ondelete="CASCADE"), nullable=True
+    )
+    nmo_id: Mapped[int] = mapped_column(ForeignKey("nmo.id", ondelete="CASCADE"))
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(12), default="submitted")
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_by: Mapped[str] = mapped_column(String(120), default="")
+    revised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("document_id", "number"),
+        CheckConstraint(
+            f"state IN ({', '.join(repr(s) for s in AMENDMENT_STATES)})", name="state_known"
+        ),
+        CheckConstraint("degree IN (1, 2)", name="degree_one_or_two"),
+        CheckConstraint("(degree = 1) = (amends_id IS NULL)", name="second_degree_amends"),
+    )
+
+    @property
+    def label(self) -> str:
+        return f"A{self.number}"
+
+
+class AmendmentSponsor(Base):
+    """An NMO co-sponsoring an amendment."""
+
+    __tablename__ = "amendment_sponsor"
+
+    amendment_id: Mapped[int] = mapped_column(
+        ForeignKey("amendment.id", ondelete="CASCADE"), index=True
+    )
+    nmo_id: Mapped[int] = mapped_column(ForeignKey("nmo.id", ondelete="CASCADE"))
+
+    __table_args__ = (UniqueConstraint("amendment_id", "nmo_id"),)
+
+
+class AmendmentEvent(Base):
+    """The history of an amendment: submitted, revised, admitted (late: the chair's ruling),
+    withdrawn, merged, put to the vote, adopted, rejected; never changed once written."""
+
+    __tablename__ = "amendment_event"
+
+    amendment_id: Mapped[int] = mapped_column(
+        ForeignKey("amendment.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(120))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+    vote_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

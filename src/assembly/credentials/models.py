@@ -66,6 +66,12 @@ class Assembly(Base):
     bylaws_deadline_days: Mapped[int] = mapped_column(Integer, default=30)
     constitution_deadline_days: Mapped[int] = mapped_column(Integer, default=90)
     policy_validity_years: Mapped[int] = mapped_column(Integer, default=3)
+    # Amendments to policies and position papers close at this moment (None: open until the
+    # final vote on the text); constitution and bylaws close the days above before starts_on.
+    policy_amendment_deadline: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, nullable=True
+    )
+    agenda_adopted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     nmos: Mapped[list[Nmo]] = relationship(back_populates="assembly", order_by="Nmo.code")

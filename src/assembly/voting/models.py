@@ -76,6 +76,11 @@ class Vote(Base):
     # Totals, the rule applied and the explanation, computed once at close (JSON, exact
     # numbers as text) so every screen and export shows the same result.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # What the vote decides, when it is more than its question: "agenda" (subject_id: the
+    # assembly), "amendment" or "document" (the final vote on a text as amended). Its
+    # effect is applied when the vote closes (see SUBJECT_HOOKS in service.py).
+    subject_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    subject_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     on_projector: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
@@ -85,6 +90,7 @@ class Vote(Base):
         CheckConstraint(_in("base", BASES), name="base_known"),
         CheckConstraint(_in("method", ELECTION_METHODS), name="method_known"),
         CheckConstraint("seats >= 1", name="seats_positive"),
+        Index("ix_vote_subject", "subject_kind", "subject_id"),
         # Elections are always secret.
         CheckConstraint("kind <> 'election' OR secret", name="elections_secret"),
     )

@@ -502,6 +502,12 @@ async def close_vote(db: AsyncSession, vote: Vote, actor: str) -> dict[str, Any]
     result["weight_cast"] = credential_rules.format_weight(weight)
     result["electorate_weight"] = credential_rules.format_weight(vote.present_weight or Fraction(0))
     vote.result = result
+    if vote.subject_kind is not None:
+        # What the vote decides (an amendment, a text, the agenda) belongs to the agenda,
+        # which builds on voting; imported here so that voting does not depend on it.
+        from assembly.agenda.decisions import take_effect
+
+        await take_effect(db, vote, actor)
     return result
 
 
