@@ -212,6 +212,7 @@ class RequestMarksMiddleware:
 
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> Litestar:
     """Build the application; nothing is configured at import time."""
+    from assembly.agenda.amendment_routes import amendment_api_routes
     from assembly.agenda.routes import agenda_api_routes
     from assembly.credentials.pages import page_routes
     from assembly.credentials.routes import api_routes
@@ -258,6 +259,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             *api_routes(),
             *vote_api_routes(),
             *agenda_api_routes(),
+            *amendment_api_routes(),
             *page_routes(),
             *live_routes(),
             Router(path="/", guards=[role_guard], route_handlers=[health]),

@@ -7,14 +7,14 @@ import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Router, get, post
+from litestar import Controller, Request, Router, get, patch, post
 from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly.agenda import documents, service
 from assembly.agenda.amendments import Paragraph, ParagraphDiff
-from assembly.agenda.models import AgendaItem, Document, DocumentVersion
+from assembly.agenda.models import AgendaItem, Document, DocumentVersion, PlenarySession
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import (
     CHAIR,
@@ -25,12 +25,25 @@ from assembly.credentials.auth import (
     roles,
 )
 from assembly.credentials.routes import ensure_assembly_access
-from assembly.live.broadcast import announce_agenda
+from assembly.live.broadcast import announce_agenda, announce_vote
+from assembly.voting.routes import vote_out
+from assembly.voting.schemas import VoteOut
 
 
 class ItemCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     title: str
     kind: str = "other"
+    session_id: int | None = None
+    document_id: int | None = None
+
+
+class ItemLink(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    session_id: int | None = None
+    document_id: int | None = None
+
+
+class ItemMove(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    position: int
 
 
 class ItemOut(msgspec.Struct, kw_only=True):
@@ -40,6 +53,35 @@ class ItemOut(msgspec.Struct, kw_only=True):
     title: str
     kind: str
     current: bool
+    session_id: int | None
+    document_id: int | None
+
+
+class SessionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+
+
+class SessionOut(msgspec.Struct, kw_only=True):
+    id: int
+    assembly_id: int
+    name: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+
+
+class AgendaEventOut(msgspec.Struct, kw_only=True):
+    kind: str
+    actor: str
+    at: dt.datetime
+    detail: dict[str, Any]
+
+
+class AgendaStateOut(msgspec.Struct, kw_only=True):
+    adopted_at: dt.datetime | None
+    vote_ids: list[int]
+    events: list[AgendaEventOut]
 
 
 def item_out(item: AgendaItem) -> ItemOut:
@@ -50,6 +92,18 @@ def item_out(item: AgendaItem) -> ItemOut:
         title=item.title,
         kind=item.kind,
         current=item.is_current,
+        session_id=item.session_id,
+        document_id=item.document_id,
+    )
+
+
+def session_out(session: PlenarySession) -> SessionOut:
+    return SessionOut(
+        id=session.id,
+        assembly_id=session.assembly_id,
+        name=session.name,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
     )
 
 
@@ -76,8 +130,79 @@ class AgendaController(Controller):
     ) -> ItemOut:
         """Add an item at the end of the agenda."""
         assembly = await credentials.get_assembly(db, assembly_id)
-        item = await service.add_item(db, assembly, request.user.actor, data.title, data.kind)
+        item = await service.add_item(
+            db,
+            assembly,
+            request.user.actor,
+            data.title,
+            data.kind,
+            session_id=data.session_id,
+            document_id=data.document_id,
+        )
         out = item_out(item)
+        await db.commit()
+        return out
+
+    @get("/state", opt=roles(LOGGED_IN), operation_id="getAgendaState")
+    async def agenda_state(
+        self, db: AsyncSession, request: Request[Principal, Any, Any], assembly_id: int
+    ) -> AgendaStateOut:
+        """Whether the agenda is adopted, the votes on it, and every recorded change."""
+        ensure_assembly_access(request.user, assembly_id)
+        assembly = await credentials.get_assembly(db, assembly_id)
+        return AgendaStateOut(
+            adopted_at=assembly.agenda_adopted_at,
+            vote_ids=[v.id for v in await service.agenda_votes(db, assembly_id)],
+            events=[
+                AgendaEventOut(kind=e.kind, actor=e.actor, at=e.at, detail=e.detail)
+                for e in await service.events_of(db, assembly_id)
+            ],
+        )
+
+    @post("/adopt", opt=roles(CHAIR), operation_id="voteOnAgenda")
+    async def adopt(
+        self,
+        db: AsyncSession,
+        request: Request[Principal, Any, Any],
+        state: State,
+        assembly_id: int,
+    ) -> VoteOut:
+        """Put the agenda to the vote (a procedural motion); adopted, later changes are
+        recorded as changes to the adopted agenda."""
+        assembly = await credentials.get_assembly(db, assembly_id)
+        vote = await service.open_adoption_vote(db, assembly, request.user.actor)
+        await db.commit()
+        await announce_vote(state.ctx, vote.id)
+        return await vote_out(db, vote)
+
+
+class SessionsController(Controller):
+    path = "/api/assemblies/{assembly_id:int}/sessions"
+    tags = ["agenda"]
+
+    @get("/", opt=roles(LOGGED_IN), operation_id="listPlenarySessions")
+    async def list_sessions(
+        self, db: AsyncSession, request: Request[Principal, Any, Any], assembly_id: int
+    ) -> list[SessionOut]:
+        """The plenary sessions in time order."""
+        ensure_assembly_access(request.user, assembly_id)
+        await credentials.get_assembly(db, assembly_id)
+        return [session_out(s) for s in await service.sessions_of(db, assembly_id)]
+
+    @post("/", opt=roles(CHAIR), operation_id="addPlenarySession")
+    async def add(
+        self,
+        db: AsyncSession,
+        request: Request[Principal, Any, Any],
+        assembly_id: int,
+        data: SessionCreate,
+    ) -> SessionOut:
+        """Add a plenary session with its start and end (with a time zone)."""
+        assembly = await credentials.get_assembly(db, assembly_id)
+        session = await service.add_session(
+            db, assembly, request.user.actor, data.name, data.starts_at, data.ends_at
+        )
+        out = session_out(session)
         await db.commit()
         return out
 
@@ -96,11 +221,57 @@ class AgendaItemController(Controller):
         await announce_agenda(state.ctx, item.assembly_id)
         return out
 
+    @post("/move", opt=roles(CHAIR), operation_id="moveAgendaItem", status_code=200)
+    async def move(
+        self,
+        db: AsyncSession,
+        request: Request[Principal, Any, Any],
+        state: State,
+        item_id: int,
+        data: ItemMove,
+    ) -> list[ItemOut]:
+        """Move the item to another position (recorded); answers the whole agenda."""
+        item = await service.get_item(db, item_id)
+        assembly = await credentials.get_assembly(db, item.assembly_id)
+        items = await service.move_item(db, assembly, request.user.actor, item, data.position)
+        out = [item_out(i) for i in items]
+        await db.commit()
+        await announce_agenda(state.ctx, assembly.id)
+        return out
+
+    @patch("/", opt=roles(CHAIR), operation_id="linkAgendaItem")
+    async def link(
+        self,
+        db: AsyncSession,
+        request: Request[Principal, Any, Any],
+        state: State,
+        item_id: int,
+        data: ItemLink,
+    ) -> ItemOut:
+        """Put the item in a plenary session and attach the document it debates."""
+        item = await service.get_item(db, item_id)
+        assembly = await credentials.get_assembly(db, item.assembly_id)
+        await service.link_item(
+            db,
+            assembly,
+            request.user.actor,
+            item,
+            session_id=data.session_id,
+            document_id=data.document_id,
+        )
+        out = item_out(item)
+        await db.commit()
+        await announce_agenda(state.ctx, assembly.id)
+        return out
+
 
 class DocumentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     title: str
     kind: str
     text: str
+    # Whether the text is already in force (the constitution and bylaws as they stand) or
+    # a proposal the plenary adopts; by default, by its kind.
+    in_force: bool | None = None
 
 
 class ParagraphIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -120,6 +291,7 @@ class DocumentOut(msgspec.Struct, kw_only=True):
     title: str
     valid_until: dt.date | None
     current_version: int
+    in_force_version: int | None
 
 
 class ParagraphOut(msgspec.Struct, kw_only=True):
@@ -160,6 +332,7 @@ def document_out(document: Document) -> DocumentOut:
         title=document.title,
         valid_until=document.valid_until,
         current_version=document.current_version,
+        in_force_version=document.in_force_version,
     )
 
 
@@ -211,7 +384,7 @@ class AssemblyDocumentController(Controller):
         """Import a Markdown or plain text as version 1 of a new document."""
         assembly = await credentials.get_assembly(db, assembly_id)
         document, version = await documents.create_document(
-            db, assembly, request.user.actor, data.title, data.kind, data.text
+            db, assembly, request.user.actor, data.title, data.kind, data.text, data.in_force
         )
         out = version_out(document, version)
         await db.commit()
@@ -294,6 +467,7 @@ def agenda_api_routes() -> list[Router]:
             route_handlers=[
                 AgendaController,
                 AgendaItemController,
+                SessionsController,
                 AssemblyDocumentController,
                 DocumentController,
             ],

@@ -56,6 +56,8 @@ async def vote_out(db: AsyncSession, vote: Vote) -> VoteOut:
         countdown_ends_at=vote.countdown_ends_at,
         on_projector=vote.on_projector,
         result=vote.result if vote.state == "closed" else None,
+        subject_kind=vote.subject_kind,
+        subject_id=vote.subject_id,
     )
 
 

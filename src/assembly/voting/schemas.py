@@ -61,6 +61,9 @@ class VoteOut(Struct):
     countdown_ends_at: dt.datetime | None
     on_projector: bool
     result: dict[str, Any] | None
+    # What the vote decides besides its question: "agenda", "amendment" or "document".
+    subject_kind: str | None = None
+    subject_id: int | None = None
 
 
 class BallotIn(Struct):
