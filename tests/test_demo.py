@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from sqlalchemy import func, select
 
+from assembly.agenda import amending, documents
 from assembly.agenda import service as agenda
 from assembly.credentials import service
 from assembly.credentials.models import Assembly, Nmo
@@ -36,7 +37,24 @@ async def test_demo_seeds_twelve_nmos_with_quorum_and_draft_votes_and_can_be_rer
         current = await agenda.current_item(db, assembly.id)
         assert current is not None and current.title == DEMO_AGENDA[0][0]
         assert len(await agenda.items_of(db, assembly.id)) == len(DEMO_AGENDA)
-        assert kinds == ["election", "motion", "motion", "procedural"]
+        assert kinds == ["election", "motion"]
+        # A policy with amendments and the Bylaws with one change, admitted, ready to vote.
+        texts = {d.kind: d for d in await documents.documents_of(db, assembly.id)}
+        assert set(texts) == {"policy", "bylaws"}
+        policy = await amending.amendment_views(db, texts["policy"])
+        assert [(v.label, v.row.degree, v.row.state) for v in policy] == [
+            ("A5", 1, "admitted"),
+            ("A2", 2, "admitted"),
+            ("A1", 1, "admitted"),
+            ("A4", 1, "admitted"),
+            ("A3", 1, "admitted"),
+        ]
+        assert all(not v.problems for v in policy)
+        [change] = await amending.amendment_views(db, texts["bylaws"])
+        assert change.row.state == "admitted" and not change.row.late and change.votable
+        items = await agenda.items_of(db, assembly.id)
+        assert {i.document_id for i in items} == {None, texts["policy"].id, texts["bylaws"].id}
+        assert len(await agenda.sessions_of(db, assembly.id)) == 2
     # Every printed delegate link logs that delegate in.
     links = [line.split()[-1] for line in first.splitlines() if "/login/" in line]
     assert len(links) == sum(len(people) for *_, people in DEMO_NMOS)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from fractions import Fraction
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assembly.agenda import amending, documents
 from assembly.agenda import service as agenda
+from assembly.agenda.models import Amendment, Document
 from assembly.credentials import service
 from assembly.credentials.auth import Principal, Role, TokenSealer
 from assembly.credentials.models import Assembly, Delegate, Nmo
@@ -16,21 +19,54 @@ from assembly.settings import Settings
 from assembly.voting import service as voting
 
 DEMO_AGENDA = [
-    ("Opening of the plenary and roll call", "procedural"),
-    ("Adoption of the agenda", "procedural"),
-    ("Policy Statement on Climate and Health", "policy"),
-    ("Amendments to the Bylaws", "bylaws"),
-    ("Election of the Vice-President for Finance", "election"),
+    ("Opening of the plenary and roll call", "procedural", None),
+    ("Adoption of the agenda", "procedural", None),
+    ("Policy Statement on Climate and Health", "policy", "policy"),
+    ("Amendments to the Bylaws", "bylaws", "bylaws"),
+    ("Election of the Vice-President for Finance", "election", None),
 ]
 
-# Drafts the chair can open from the chair screen, one of each kind.
+DEMO_POLICY = """# Policy Statement on Climate and Health
+
+## Introduction
+
+Climate change is the greatest threat to global health of the 21st century.
+
+Medical students will practise in a world shaped by a changing climate.
+
+## Position
+
+The Federation calls on medical schools to include planetary health in their curricula.
+
+The Federation calls on governments to phase out fossil fuel subsidies.
+
+## Call to action
+
+National Member Organizations should measure and reduce the carbon footprint of their events.
+"""
+# p1 title, p2 "## Introduction", p3 threat, p4 students, p5 "## Position", p6 schools,
+# p7 governments, p8 "## Call to action", p9 NMOs.
+
+DEMO_BYLAWS = """# Bylaws
+
+## Article 1. General Assembly
+
+1.1 The General Assembly meets twice a year.
+
+1.2 Proposals to amend these Bylaws are sent to the Secretariat one month before the
+General Assembly.
+
+## Article 2. Voting
+
+2.1 Each Full Member has one vote.
+
+2.2 Votes are taken by a show of placards.
+"""
+# p1 title, p2 "## Article 1", p3 1.1, p4 1.2, p5 "## Article 2", p6 2.1, p7 2.2.
+
+# Drafts the chair can open from the chair screen. The agenda, the amendments and the final
+# votes on texts are put to the vote from the agenda and amendments panels instead.
 DEMO_VOTES = [
-    voting.VoteSpec(kind="procedural", question="Shall the agenda of this plenary be adopted?"),
-    voting.VoteSpec(
-        kind="motion",
-        question="Shall the Policy Statement on Climate and Health be adopted?",
-        rule="two_thirds",
-    ),
     voting.VoteSpec(
         kind="motion",
         question="Shall the General Assembly thank the Organizing Committee?",
@@ -158,6 +194,8 @@ async def _seed(db: AsyncSession, settings: Settings) -> None:
         "demo",
         DEMO_NAME,
         place="Online",
+        starts_on=dt.date.today(),
+        ends_on=dt.date.today() + dt.timedelta(days=2),
         proxies_enabled=True,
         max_proxies=1,
         self_checkin=True,
@@ -195,10 +233,142 @@ async def _seed(db: AsyncSession, settings: Settings) -> None:
     await service.give_proxy(db, secretariat, assembly, nmos["AMSA-Japan"], nmos["MSAI"])
     for spec in DEMO_VOTES:
         await voting.create_vote(db, assembly, "demo", spec)
-    for i, (title, kind) in enumerate(DEMO_AGENDA):
-        item = await agenda.add_item(db, assembly, "demo", title, kind)
+    texts = await _seed_texts(db, assembly, secretariat, nmos)
+    today = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    morning = await agenda.add_session(
+        db,
+        assembly,
+        "demo",
+        "Plenary I",
+        today.replace(hour=9),
+        today.replace(hour=12, minute=30),
+    )
+    afternoon = await agenda.add_session(
+        db, assembly, "demo", "Plenary II", today.replace(hour=14), today.replace(hour=18)
+    )
+    for i, (title, kind, text) in enumerate(DEMO_AGENDA):
+        item = await agenda.add_item(
+            db,
+            assembly,
+            "demo",
+            title,
+            kind,
+            session_id=(morning if i < 3 else afternoon).id,
+            document_id=texts[text].id if text else None,
+        )
         if i == 0:
             await agenda.make_current(db, item)
+
+
+async def _seed_texts(
+    db: AsyncSession, assembly: Assembly, secretariat: Principal, nmos: dict[str, Nmo]
+) -> dict[str, Document]:
+    """A policy with amendments of every kind (one amending another, two on the same
+    paragraph) and the Bylaws with one proposed change, all admitted and ready to be voted."""
+    policy, _ = await documents.create_document(
+        db, assembly, "demo", "Policy Statement on Climate and Health", "policy", DEMO_POLICY
+    )
+    bylaws, _ = await documents.create_document(
+        db, assembly, "demo", "Bylaws", "bylaws", DEMO_BYLAWS
+    )
+
+    async def amendment(
+        document: Document,
+        code: str,
+        changes: list[amending.ChangeIn],
+        rationale: str,
+        *,
+        cosponsors: tuple[str, ...] = (),
+        amends: Amendment | None = None,
+        now: dt.datetime | None = None,
+    ) -> Amendment:
+        row = await amending.submit(
+            db,
+            secretariat,
+            document,
+            nmos[code],
+            amending.Proposal(
+                changes=changes,
+                rationale=rationale,
+                amends_id=amends.id if amends else None,
+                cosponsor_nmo_ids=[nmos[c].id for c in cosponsors],
+            ),
+            now=now,
+        )
+        await amending.admit(db, "demo", row)
+        return row
+
+    schools = await amendment(
+        policy,
+        "MSAI",
+        [
+            amending.ChangeIn(
+                "replace",
+                "p6",
+                text="The Federation calls on medical schools to make planetary health a "
+                "compulsory part of their curricula by 2030.",
+            )
+        ],
+        "A call without a date changes nothing.",
+        cosponsors=("AMSA-Kenya",),
+    )
+    await amendment(
+        policy,
+        "ANEMF",
+        [
+            amending.ChangeIn(
+                "replace",
+                "p6",
+                text="The Federation calls on medical schools to make planetary health a "
+                "compulsory part of their curricula by 2028.",
+            )
+        ],
+        "2030 is too late for students starting now.",
+        amends=schools,
+    )
+    await amendment(
+        policy,
+        "bvmd",
+        [
+            amending.ChangeIn(
+                "insert",
+                after="p7",
+                text="The Federation calls on health systems to publish their greenhouse gas "
+                "emissions every year.",
+            )
+        ],
+        "Health care causes about 5 % of emissions.",
+    )
+    await amendment(
+        policy,
+        "IFMSA-Brazil",
+        [amending.ChangeIn("replace", "p6", text="Planetary health belongs in every curriculum.")],
+        "Shorter.",
+    )
+    await amendment(
+        policy,
+        "AMSA-Kenya",
+        [amending.ChangeIn("delete", "p4")],
+        "Already said in the paragraph before.",
+    )
+    # Proposed two months before the assembly, within the Bylaws' one-month deadline.
+    await amendment(
+        bylaws,
+        "ANEMF",
+        [
+            amending.ChangeIn(
+                "replace",
+                "p7",
+                text="2.2 Votes are taken electronically; each delegation votes from its "
+                "own device.",
+            )
+        ],
+        "Placards cannot be counted exactly, weighted or checked afterwards.",
+        cosponsors=("bvmd", "MSAI"),
+        now=dt.datetime.combine(assembly.starts_on or dt.date.today(), dt.time(9), tzinfo=dt.UTC)
+        - dt.timedelta(days=60),
+    )
+    return {"policy": policy, "bylaws": bylaws}
 
 
 async def describe_demo(db: AsyncSession, settings: Settings) -> str:

@@ -339,3 +339,10 @@ def test_apply_keeps_ids_unique_and_untouched_paragraphs_unchanged(
     assert [i for i in ids if i.startswith("p")] == survivors
     inserted = {c.new_id for a in amendments for c in a.changes if isinstance(c, Insert)}
     assert {i for i in ids if i.startswith("n")} == inserted
+
+
+def test_voting_order_breaks_ties_by_number_not_by_text() -> None:
+    doc = (Paragraph("p1", "One."),)
+    labels = ["A10", "A2", "A1"]
+    amendments = [Amendment(label, (Replace("p1", f"{label}.", "One."),)) for label in labels]
+    assert voting_order(amendments, doc) == ["A1", "A2", "A10"]

@@ -186,6 +186,10 @@ async def test_secretariat_changes_rules_and_shows_what_is_wrong(
         "majority_bylaws": "two_thirds",
         "majority_membership": "two_thirds",
         "reason": "Rules of procedure 2030",
+        "starts_on": "2030-09-01",
+        "constitution_deadline_days": "120",
+        "bylaws_deadline_days": "45",
+        "policy_amendment_deadline": "2030-08-30T12:00",
     }
     response = await client.post(url, data=form, headers=HX)
     assert response.status_code == 200
@@ -197,6 +201,10 @@ async def test_secretariat_changes_rules_and_shows_what_is_wrong(
         assert assembly.proxies_enabled and assembly.self_checkin and not assembly.quorum_strict
         assert assembly.proxy_deadline is not None and assembly.proxy_deadline.hour == 18
         assert assembly.majority_constitution == "three_quarters"
+        assert str(assembly.starts_on) == "2030-09-01"
+        assert (assembly.constitution_deadline_days, assembly.bylaws_deadline_days) == (120, 45)
+        assert assembly.policy_amendment_deadline is not None
+        assert assembly.policy_amendment_deadline.isoformat() == "2030-08-30T12:00:00+00:00"
         event = (
             await db.execute(
                 select(CredentialEvent).where(CredentialEvent.kind == "assembly_rules")

@@ -297,7 +297,7 @@ def voting_order(amendments: Iterable[Amendment], document: Document) -> list[st
     First-degree amendments go in paragraph order: the position (1-based) of the first paragraph
     they touch, an insert counting at the position after its anchor (1 at the start); ties by
     amendment id; one that touches no paragraph of `document` goes last. Each is preceded by the
-    second-degree amendments to it, by id.
+    second-degree amendments to it, by id (A2 before A10).
     """
     pending = list(amendments)
     by_id = {a.id: a for a in pending}
@@ -333,11 +333,20 @@ def voting_order(amendments: Iterable[Amendment], document: Document) -> list[st
         return min(touched, default=len(document) + 2)
 
     order: list[str] = []
-    firsts = sorted((a for a in pending if a.degree == 1), key=lambda a: (first_touched(a), a.id))
+    firsts = sorted(
+        (a for a in pending if a.degree == 1), key=lambda a: (first_touched(a), _natural(a.id))
+    )
     for first in firsts:
-        order.extend(s.id for s in sorted(seconds.get(first.id, []), key=lambda s: s.id))
+        order.extend(s.id for s in sorted(seconds.get(first.id, []), key=lambda s: _natural(s.id)))
         order.append(first.id)
     return order
+
+
+def _natural(label: str) -> tuple[tuple[int, str], ...]:
+    """A sort key that puts A2 before A10: digit runs compare as numbers."""
+    return tuple(
+        (int(part), "") if part.isdigit() else (-1, part) for part in re.findall(r"\d+|\D+", label)
+    )
 
 
 WordOp: TypeAlias = Literal["equal", "insert", "delete"]

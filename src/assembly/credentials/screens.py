@@ -233,20 +233,34 @@ async def quorum_of(db: AsyncSession, assembly: Assembly) -> rules.QuorumStatus:
 # --- secretariat: assemblies and their rules -----------------------------------------------
 
 
+def utc_field(moment: dt.datetime | None) -> str:
+    """A stored moment as a datetime-local field's value, in UTC (the forms say so)."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
+def utc_from_field(raw: str | None) -> str | None:
+    """A datetime-local field's value, which carries no zone, read as UTC (the forms say so)."""
+    value = (raw or "").strip()
+    if value and len(value) <= 19 and "+" not in value and not value.endswith("Z"):
+        value += "+00:00"
+    return value or None
+
+
 def rule_values(assembly: Assembly) -> dict[str, str]:
     """The rules form's fields as text, from the stored assembly."""
-    deadline = assembly.proxy_deadline
     values = {
         "name": assembly.name,
         "place": assembly.place,
+        "starts_on": assembly.starts_on.isoformat() if assembly.starts_on else "",
+        "policy_amendment_deadline": utc_field(assembly.policy_amendment_deadline),
+        "bylaws_deadline_days": str(assembly.bylaws_deadline_days),
+        "constitution_deadline_days": str(assembly.constitution_deadline_days),
         "quorum_share": share_text(assembly.quorum_share),
         "quorum_strict": "strict" if assembly.quorum_strict else "at_least",
         "quorum_counts_proxies": "on" if assembly.quorum_counts_proxies else "",
         "proxies_enabled": "on" if assembly.proxies_enabled else "",
         "max_proxies": str(assembly.max_proxies),
-        "proxy_deadline": deadline.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
-        if deadline
-        else "",
+        "proxy_deadline": utc_field(assembly.proxy_deadline),
         "self_checkin": "on" if assembly.self_checkin else "",
         "reason": "",
     }
@@ -262,18 +276,35 @@ def rule_changes(data: dict[str, str]) -> dict[str, Any]:
         max_proxies = int(raw_max)
     except ValueError:
         raise Invalid("The most proxies one NMO may carry must be a whole number.") from None
-    deadline = (data.get("proxy_deadline") or "").strip()
-    if deadline and len(deadline) <= 19 and "+" not in deadline and not deadline.endswith("Z"):
-        deadline += "+00:00"  # the form asks for UTC; a datetime-local field carries no zone
+    # The amendment deadlines: a field the form did not send keeps its stored value.
+    amendments: dict[str, Any] = {}
+    for key, what in (
+        ("bylaws_deadline_days", "bylaws"),
+        ("constitution_deadline_days", "constitution"),
+    ):
+        if key in data:
+            try:
+                amendments[key] = int((data.get(key) or "").strip())
+            except ValueError:
+                raise Invalid(
+                    f"The deadline for {what} amendments is a whole number of days."
+                ) from None
+    if "starts_on" in data:
+        amendments["starts_on"] = (data.get("starts_on") or "").strip() or None
+    if "policy_amendment_deadline" in data:
+        amendments["policy_amendment_deadline"] = utc_from_field(
+            data.get("policy_amendment_deadline")
+        )
     changes: dict[str, Any] = {
         "name": (data.get("name") or "").strip(),
         "place": (data.get("place") or "").strip(),
+        **amendments,
         "quorum_share": (data.get("quorum_share") or "").strip(),
         "quorum_strict": data.get("quorum_strict") != "at_least",
         "quorum_counts_proxies": bool(data.get("quorum_counts_proxies")),
         "proxies_enabled": bool(data.get("proxies_enabled")),
         "max_proxies": max_proxies,
-        "proxy_deadline": deadline or None,
+        "proxy_deadline": utc_from_field(data.get("proxy_deadline")),
         "self_checkin": bool(data.get("self_checkin")),
     }
     for key, _label in MAJORITY_SETTINGS:

@@ -102,6 +102,7 @@ ASSEMBLY_RULE_FIELDS: dict[str, str] = {
     "bylaws_deadline_days": "int",
     "constitution_deadline_days": "int",
     "policy_validity_years": "int",
+    "policy_amendment_deadline": "datetime",
 }
 ASSEMBLY_INFO_FIELDS = ("name", "place", "starts_on", "ends_on", "language")
 NAME_LENGTH = 200
