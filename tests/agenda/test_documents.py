@@ -65,11 +65,14 @@ async def test_the_secretariat_imports_a_document_and_everyone_reads_it(
     paper = await secretariat.post(
         url, json={"title": "Paper", "kind": "position_paper", "text": "One."}
     )
-    assert paper.json()["document"]["valid_until"] is None
+    # A position paper is a policy document too (RULES.md); the bylaws do not expire.
+    assert paper.json()["document"]["valid_until"] == years_after(dt.date.today(), 3).isoformat()
+    bylaws = await secretariat.post(url, json={"title": "Bylaws", "kind": "bylaws", "text": "1."})
+    assert bylaws.json()["document"]["valid_until"] is None
 
     phone = await make_client(token=world.token["AAA-head"])
     listed = (await phone.get(url)).json()
-    assert [d["title"] for d in listed] == ["Climate and Health", "Paper"]
+    assert [d["title"] for d in listed] == ["Climate and Health", "Paper", "Bylaws"]
     document_id = body["document"]["id"]
     read = (await phone.get(f"/api/documents/{document_id}")).json()
     assert read["paragraphs"] == body["paragraphs"]

@@ -125,7 +125,9 @@ async def create_document(
         raise Invalid(f"kind must be one of {', '.join(DOCUMENT_KINDS)}, not {kind!r}.")
     paragraphs = parse_text(text)
     valid_until = (
-        years_after(dt.date.today(), assembly.policy_validity_years) if kind == "policy" else None
+        years_after(dt.date.today(), assembly.policy_validity_years)
+        if kind in ("policy", "position_paper")
+        else None
     )
     document = Document(
         assembly_id=assembly.id,
