@@ -1,0 +1,1 @@
+"""The signed audit log: a Merkle tree log of canonical JSON entries with signed checkpoints."""
