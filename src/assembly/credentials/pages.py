@@ -105,6 +105,7 @@ async def logout(db: AsyncSession, request: Request[Any, Any, Any], state: State
 
 
 def page_routes() -> list[Router]:
+    from assembly.agenda import amendment_screens, document_screens
     from assembly.agenda import screens as agenda_screens
     from assembly.credentials import screens
     from assembly.voting import screens as voting_screens
@@ -123,6 +124,8 @@ def page_routes() -> list[Router]:
                 *screens.handlers(),
                 *voting_screens.handlers(),
                 *agenda_screens.handlers(),
+                *document_screens.handlers(),
+                *amendment_screens.handlers(),
             ],
         )
     ]
