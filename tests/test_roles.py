@@ -11,7 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute, WebSocketRoute
 
-from assembly.agenda import documents
+from assembly.agenda import amending, documents
 from assembly.agenda import service as agenda
 from assembly.credentials import service
 from assembly.credentials.auth import Role
@@ -139,6 +139,43 @@ EXPECTED: dict[str, set[Role]] = {
     "GET /api/documents/{document_id}/versions/{number}": LOGGED_IN,
     "POST /api/documents/{document_id}/versions": {S},
     "GET /api/documents/{document_id}/diff": LOGGED_IN,
+    "GET /api/assemblies/{assembly_id}/agenda/state": LOGGED_IN,
+    "POST /api/assemblies/{assembly_id}/agenda/adopt": {S, C},
+    "GET /api/assemblies/{assembly_id}/sessions": LOGGED_IN,
+    "POST /api/assemblies/{assembly_id}/sessions": {S, C},
+    "POST /api/agenda-items/{item_id}/move": {S, C},
+    "PATCH /api/agenda-items/{item_id}": {S, C},
+    "GET /api/documents/{document_id}/amendments": LOGGED_IN,
+    "POST /api/documents/{document_id}/amendments": {S, DEL},
+    "POST /api/documents/{document_id}/final-vote": {S, C},
+    "GET /api/amendments/{amendment_id}": LOGGED_IN,
+    "POST /api/amendments/{amendment_id}/revise": {S, DEL},
+    "POST /api/amendments/{amendment_id}/withdraw": {S, DEL},
+    "POST /api/amendments/{amendment_id}/admit": {S, C},
+    "POST /api/amendments/{amendment_id}/refuse": {S, C},
+    "POST /api/amendments/{amendment_id}/merge": {S, C},
+    "POST /api/amendments/{amendment_id}/vote": {S, C},
+    "GET /documents/{document_id}": LOGGED_IN,
+    "GET /documents/{document_id}/diff": LOGGED_IN,
+    "GET /secretariat/assemblies/{assembly_id}/documents": {S},
+    "POST /secretariat/assemblies/{assembly_id}/documents": {S},
+    "POST /secretariat/documents/{document_id}/editorial": {S},
+    "GET /documents/{document_id}/amendments": LOGGED_IN,
+    "GET /documents/{document_id}/amendments/new": {S, DEL},
+    "POST /documents/{document_id}/amendments": {S, DEL},
+    "GET /amendments/{amendment_id}/revise": {S, DEL},
+    "POST /amendments/{amendment_id}/revise": {S, DEL},
+    "POST /amendments/{amendment_id}/withdraw": {S, DEL},
+    "POST /chair/assemblies/{assembly_id}/sessions": {S, C},
+    "POST /chair/agenda-items/{item_id}/move": {S, C},
+    "POST /chair/agenda-items/{item_id}/link": {S, C},
+    "POST /chair/assemblies/{assembly_id}/agenda/adopt": {S, C},
+    "GET /chair/assemblies/{assembly_id}/amendments": {S, C},
+    "POST /chair/amendments/{amendment_id}/admit": {S, C},
+    "POST /chair/amendments/{amendment_id}/refuse": {S, C},
+    "POST /chair/amendments/{amendment_id}/merge": {S, C},
+    "POST /chair/amendments/{amendment_id}/vote": {S, C},
+    "POST /chair/documents/{document_id}/final-vote": {S, C},
 }
 
 UNGUARDED_PREFIXES = ("/static", "/schema")
@@ -216,8 +253,16 @@ async def _world_for_matrix(app: Litestar) -> tuple[World, dict[str, str]]:
         document, _ = await documents.create_document(
             db, await service.get_assembly(db, world.assembly_id), "test", "Doc", "policy", "A."
         )
+        amendment = await amending.submit(
+            db,
+            __import__("tests.conftest", fromlist=["SECRETARIAT"]).SECRETARIAT,
+            document,
+            await service.get_nmo(db, world.nmo["AAA"]),
+            amending.Proposal(changes=[amending.ChangeIn("replace", "p1", text="B.")]),
+        )
         await db.commit()
     params = {
+        "amendment_id": str(amendment.id),
         "item_id": str(item.id),
         "document_id": str(document.id),
         "number": "1",

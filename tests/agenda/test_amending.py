@@ -209,6 +209,8 @@ async def test_second_degree_amendments_are_voted_first_and_reword_the_first(
     assert wrong.status_code == 422 and "only reword" in wrong.json()["message"]
     for a in (a1, a2):
         await chair.post(f"/api/amendments/{a['id']}/admit")
+    waiting = {a["label"]: a for a in (await amendments(chair, doc))["amendments"]}
+    assert waiting["A1"]["votable"] is False and waiting["A2"]["votable"] is True
     out_of_order = await chair.post(f"/api/amendments/{a1['id']}/vote")
     assert out_of_order.status_code == 409
     assert "First decide the amendments to A1 (A2)" in out_of_order.json()["message"]
@@ -220,6 +222,10 @@ async def test_second_degree_amendments_are_voted_first_and_reword_the_first(
     vote = (await chair.post(f"/api/amendments/{a1['id']}/vote")).json()
     assert "Report every six months." in vote["description"]  # A1 as amended by A2
     await vote_on(make_client, world, chair, vote["id"], ADOPT)
+    decided = {a["label"]: a for a in (await amendments(chair, doc))["amendments"]}
+    # Once adopted, A1 still shows what the plenary adopted: its text as reworded by A2.
+    assert decided["A1"]["state"] == "adopted"
+    assert decided["A1"]["changes"][0]["text"] == "Report every six months."
     # The proposer can no longer revise what the plenary reworded.
     final = (await chair.post(f"/api/documents/{doc}/final-vote")).json()
     await vote_on(make_client, world, chair, final["id"], ADOPT)

@@ -345,7 +345,7 @@ def build_rewording(
 # -- Who may act ---------------------------------------------------------------------------
 
 
-def _may_propose_for(principal: Principal, nmo: Nmo) -> None:
+def may_propose_for(principal: Principal, nmo: Nmo) -> None:
     if principal.role is Role.secretariat:
         return
     if principal.role is Role.delegate and principal.is_head and principal.nmo_id == nmo.id:
@@ -401,7 +401,7 @@ async def submit(
     assert assembly is not None
     if nmo.assembly_id != document.assembly_id:
         raise Invalid(f"{nmo.code} is not a member of this assembly.")
-    _may_propose_for(principal, nmo)
+    may_propose_for(principal, nmo)
     if nmo.member_class == "suspended":
         raise Forbidden(f"{nmo.code} is suspended and cannot submit amendments.")
     for vote in await votes_on(db, "document", document.id):
@@ -502,7 +502,7 @@ async def revise(
     document = await get_document(db, amendment.document_id)
     nmo = await db.get(Nmo, amendment.nmo_id)
     assert nmo is not None
-    _may_propose_for(principal, nmo)
+    may_propose_for(principal, nmo)
     if amendment.state not in PENDING_STATES:
         raise Conflict(f"{amendment.label} is {amendment.state}: it can no longer be revised.")
     if await _live_vote(db, amendment) is not None:
@@ -535,7 +535,7 @@ async def withdraw(db: AsyncSession, principal: Principal, amendment: Amendment)
     it fall with it. Returns the labels withdrawn."""
     nmo = await db.get(Nmo, amendment.nmo_id)
     assert nmo is not None
-    _may_propose_for(principal, nmo)
+    may_propose_for(principal, nmo)
     if amendment.state not in PENDING_STATES:
         raise Conflict(f"{amendment.label} is {amendment.state}: it can no longer be withdrawn.")
     if await _live_vote(db, amendment) is not None:
@@ -811,7 +811,7 @@ async def document_decided(db: AsyncSession, vote: Vote, actor: str) -> Document
     if document.kind in ("policy", "position_paper"):
         assembly = await db.get(Assembly, document.assembly_id)
         assert assembly is not None
-        document.valid_until = years_after(dt.date.today(), assembly.policy_validity_years)
+        document.valid_until = years_after(utcnow().date(), assembly.policy_validity_years)
     await db.flush()
     return version
 
@@ -832,6 +832,8 @@ class AmendmentView:
     problems: list[str]
     vote: Vote | None
     words: list[list[tuple[str, str]]] = field(default_factory=list)
+    # Undecided amendments to this one: they are voted first.
+    waiting: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -842,6 +844,7 @@ class AmendmentView:
         return (
             self.row.state == "admitted"
             and not self.problems
+            and not self.waiting
             and (self.vote is None or self.vote.state not in ("draft", "open"))
         )
 
@@ -887,7 +890,8 @@ async def amendment_views(db: AsyncSession, document: Document) -> list[Amendmen
     out: list[AmendmentView] = []
     for a in ordered:
         pending = a.state in PENDING_STATES
-        if a.degree == 1 and pending:
+        if a.degree == 1 and a.state != "withdrawn":
+            # As the plenary votes (or voted) on it: reworded by adopted amendments to it.
             try:
                 changes = effective(a, rows).changes
             except (AmendmentConflict, AmendmentRefused):
@@ -911,6 +915,9 @@ async def amendment_views(db: AsyncSession, document: Document) -> list[Amendmen
                 ],
                 problems=problems_of(a, rows, text) if pending else [],
                 vote=votes.get(a.id),
+                waiting=[
+                    w.label for w in rows if w.amends_id == a.id and w.state in PENDING_STATES
+                ],
                 words=[
                     [
                         (op, t)

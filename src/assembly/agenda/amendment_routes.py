@@ -270,6 +270,10 @@ class AmendmentController(Controller):
         ensure_assembly_access(request.user, document.assembly_id)
         return await view_of(db, amendment, events=True)
 
+    async def _visible(self, db: AsyncSession, request: Req, amendment: Amendment) -> None:
+        document = await documents.get_document(db, amendment.document_id)
+        ensure_assembly_access(request.user, document.assembly_id)
+
     async def _done(self, db: AsyncSession, state: State, amendment: Amendment) -> AmendmentOut:
         out = await view_of(db, amendment, events=True)
         document = await documents.get_document(db, amendment.document_id)
@@ -283,6 +287,7 @@ class AmendmentController(Controller):
     ) -> AmendmentOut:
         """The proposer rewrites an undecided amendment against the text as amended now."""
         amendment = await amending.get_amendment(db, amendment_id)
+        await self._visible(db, request, amendment)
         await amending.revise(
             db, request.user, amendment, proposal_of(data.changes, data.rationale)
         )
@@ -294,6 +299,7 @@ class AmendmentController(Controller):
     ) -> AmendmentOut:
         """The proposer withdraws an undecided amendment; amendments to it fall with it."""
         amendment = await amending.get_amendment(db, amendment_id)
+        await self._visible(db, request, amendment)
         await amending.withdraw(db, request.user, amendment)
         return await self._done(db, state, amendment)
 
