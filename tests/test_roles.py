@@ -176,6 +176,10 @@ EXPECTED: dict[str, set[Role]] = {
     "POST /chair/amendments/{amendment_id}/merge": {S, C},
     "POST /chair/amendments/{amendment_id}/vote": {S, C},
     "POST /chair/documents/{document_id}/final-vote": {S, C},
+    "GET /api/assemblies/{assembly_id}/log/checkpoint": ALL,
+    "GET /api/assemblies/{assembly_id}/log/entries": LOGGED_IN,
+    "GET /api/assemblies/{assembly_id}/log/proof/inclusion": LOGGED_IN,
+    "GET /api/assemblies/{assembly_id}/log/proof/consistency": LOGGED_IN,
 }
 
 UNGUARDED_PREFIXES = ("/static", "/schema")

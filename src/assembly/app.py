@@ -33,6 +33,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from assembly import __version__
+from assembly.audit.keys import SigningKey
+from assembly.audit.log import load_audit_key
 from assembly.credentials.auth import (
     ALL_ROLES,
     SESSION_COOKIE,
@@ -58,6 +60,7 @@ class AppContext:
     engine: AsyncEngine
     session_maker: async_sessionmaker[AsyncSession]
     sealer: TokenSealer
+    audit_key: SigningKey
     channels: ChannelsPlugin
     jinja: Environment
     writer: BallotWriter
@@ -214,6 +217,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     """Build the application; nothing is configured at import time."""
     from assembly.agenda.amendment_routes import amendment_api_routes
     from assembly.agenda.routes import agenda_api_routes
+    from assembly.audit.routes import audit_api_routes
     from assembly.credentials.pages import page_routes
     from assembly.credentials.routes import api_routes
     from assembly.live.routes import live_routes
@@ -233,6 +237,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         engine=engine,
         session_maker=session_maker,
         sealer=TokenSealer(settings.secret_key),
+        audit_key=load_audit_key(settings),
         channels=channels,
         writer=BallotWriter(engine),
     )
@@ -260,6 +265,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             *vote_api_routes(),
             *agenda_api_routes(),
             *amendment_api_routes(),
+            *audit_api_routes(),
             *page_routes(),
             *live_routes(),
             Router(path="/", guards=[role_guard], route_handlers=[health]),

@@ -147,3 +147,32 @@ def describe_database(settings: Settings) -> str:
     scheme, _, rest = url.partition("://")
     host = rest.rpartition("@")[2]
     return f"{scheme.split('+')[0]}://{host}"
+
+
+APPEND_ONLY_MESSAGE = "is append-only: rows are never updated or deleted"
+
+
+def append_only_statements(table: str, dialect: str) -> list[str]:
+    """SQL that makes the database itself refuse UPDATE and DELETE on `table`, whatever code
+    path tries (migrations run it)."""
+    if dialect == "postgresql":
+        return [
+            f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$ "
+            f"BEGIN RAISE EXCEPTION '{table} {APPEND_ONLY_MESSAGE}'; END; $$ LANGUAGE plpgsql",
+            f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
+        ]
+    return [
+        f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} {APPEND_ONLY_MESSAGE}'); END"
+        for action in ("UPDATE", "DELETE")
+    ]
+
+
+def drop_append_only_statements(table: str, dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return [
+            f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}",
+            f"DROP FUNCTION IF EXISTS {table}_append_only()",
+        ]
+    return [f"DROP TRIGGER IF EXISTS {table}_no_{action}" for action in ("update", "delete")]

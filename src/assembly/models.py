@@ -5,5 +5,6 @@ from __future__ import annotations
 
 def import_all() -> None:
     import assembly.agenda.models
+    import assembly.audit.models
     import assembly.credentials.models
     import assembly.voting.models  # noqa: F401

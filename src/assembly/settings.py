@@ -53,6 +53,11 @@ class Settings:
     # Tests turn pooling off: their clients run the app in event loops of their own, and an
     # asyncpg connection cannot move between loops.
     database_pool: bool = True
+    # The audit log's signing key, sealed by `assembly audit keygen`, and its passphrase.
+    # Without a file the app signs with a key made at start (tests, and `demo` before it
+    # writes one); `serve` refuses that, since checkpoints must verify after a restart.
+    audit_key_file: Path | None = None
+    audit_passphrase: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -74,6 +79,10 @@ class Settings:
             values["session_max_age_s"] = _int("ASSEMBLY_SESSION_MAX_AGE", age)
         if secure := env.get("ASSEMBLY_COOKIE_SECURE"):
             values["cookie_secure"] = _bool("ASSEMBLY_COOKIE_SECURE", secure)
+        if key_file := env.get("ASSEMBLY_AUDIT_KEY_FILE"):
+            values["audit_key_file"] = Path(key_file)
+        if passphrase := env.get("ASSEMBLY_AUDIT_PASSPHRASE"):
+            values["audit_passphrase"] = passphrase
         if debug := env.get("ASSEMBLY_DEBUG"):
             values["debug"] = _bool("ASSEMBLY_DEBUG", debug)
         settings = cls(**values)  # type: ignore[arg-type]

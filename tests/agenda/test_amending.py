@@ -4,6 +4,7 @@ conflicts, voting order, withdrawal and merge, the final vote and the version it
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -11,6 +12,7 @@ from litestar import Litestar
 from sqlalchemy import select
 
 from assembly.agenda.models import Amendment, AmendmentEvent, Document
+from assembly.audit.record import text_hash
 from assembly.credentials.models import Assembly
 from tests.conftest import ClientFactory, World
 
@@ -144,6 +146,19 @@ async def test_a_policy_through_two_amendments_to_its_adopted_version(
         "Every medical school must teach planetary health.",
         "NMOs should reduce the carbon footprint of their events.",
     ]
+    # The log holds what each vote was about and the text adopted, with its hash.
+    entries = (await chair.get(f"/api/assemblies/{world.assembly_id}/log/entries")).json()
+    logged = [json.loads(e["data"]) for e in entries]
+    voted = [e for e in logged if e["type"] == "amendment_voted"]
+    assert [(e["amendment"], e["changes"][0]["op"]) for e in voted] == [
+        ("A1", "replace"),
+        ("A2", "insert"),
+    ]
+    [text_voted] = [e for e in logged if e["type"] == "text_voted"]
+    [text_adopted] = [e for e in logged if e["type"] == "text_adopted"]
+    assert text_voted["text_sha256"] == text_adopted["text_sha256"]
+    assert text_adopted["version"] == 2 and text_adopted["paragraphs"][2]["id"] == "p3"
+    assert text_adopted["text_sha256"] == text_hash(text_adopted["paragraphs"])
     diff = (await secretariat.get(f"/api/documents/{doc}/diff?from=1&to=2")).json()
     changed = [p for p in diff["paragraphs"] if p["status"] != "unchanged"]
     assert [(p["id"], p["status"]) for p in changed] == [("p3", "changed")]
@@ -357,6 +372,10 @@ async def test_deadlines_per_kind_and_the_chairs_ruling_on_late_amendments(
     event = admitted.json()["events"][-1]
     assert event["kind"] == "admitted_late" and event["note"] == "Editorial; no objection."
     assert event["actor"] == "chair:chair"
+    entries = (await chair.get(f"/api/assemblies/{world.assembly_id}/log/entries")).json()
+    [ruling] = [json.loads(e["data"]) for e in entries if e["kind"] == "late_amendment_admitted"]
+    assert (ruling["amendment"], ruling["nmo"]) == ("A1", "AAA")
+    assert ruling["ruling"] == "Editorial; no objection." and ruling["by"] == "chair:chair"
     assert (await head.post(f"/api/amendments/{late['id']}/admit")).status_code == 403
 
     async with app.state.ctx.session_maker() as db:

@@ -8,6 +8,7 @@ amendments.py; this module stores and loads.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,9 @@ from assembly.agenda.models import (
     Document,
     DocumentVersion,
 )
+from assembly.audit import log as audit_log
+from assembly.audit import record as audit_record
+from assembly.audit.canonical import canonical
 from assembly.credentials.auth import Principal, Role
 from assembly.credentials.models import Assembly, Nmo
 from assembly.db import utcnow
@@ -576,6 +580,21 @@ async def admit(db: AsyncSession, actor: str, amendment: Amendment, ruling: str 
         raise Invalid("The ruling is longer than 2000 characters.")
     amendment.state = "admitted"
     _record(db, amendment, "admitted_late" if amendment.late else "admitted", actor, ruling)
+    if amendment.late:
+        document = await get_document(db, amendment.document_id)
+        await audit_log.append(
+            db,
+            document.assembly_id,
+            "late_amendment_admitted",
+            {
+                "document": document.id,
+                "amendment": amendment.label,
+                "nmo": (await db.get(Nmo, amendment.nmo_id) or Nmo(code="?")).code,
+                "changes": amendment.changes,
+                "ruling": ruling,
+                "by": actor,
+            },
+        )
     await db.flush()
 
 
@@ -704,6 +723,25 @@ async def open_amendment_vote(
     )
     vote.subject_kind, vote.subject_id = "amendment", amendment.id
     await voting.open_vote(db, vote, actor, countdown_s)
+    voted = (
+        _stored(effective(amendment, rows).changes) if amendment.degree == 1 else amendment.changes
+    )
+    await audit_log.append(
+        db,
+        assembly.id,
+        "amendment_voted",
+        {
+            "vote": vote.id,
+            "document": document.id,
+            "version": amendment.version_number,
+            "amendment": amendment.label,
+            "amends": labels.get(amendment.amends_id) if amendment.amends_id else None,
+            "changes": voted,
+            "changes_sha256": hashlib.sha256(
+                canonical({"v": 1, "type": "changes", "changes": voted})
+            ).hexdigest(),
+        },
+    )
     _record(db, amendment, "put_to_vote", actor, vote_id=vote.id)
     await db.flush()
     return vote
@@ -766,6 +804,20 @@ async def open_final_vote(
     )
     vote.subject_kind, vote.subject_id = "document", document.id
     await voting.open_vote(db, vote, actor, countdown_s)
+    text = [{"id": p.id, "text": p.text} for p in await working_text(db, document, rows)]
+    await audit_log.append(
+        db,
+        assembly.id,
+        "text_voted",
+        {
+            "vote": vote.id,
+            "document": document.id,
+            "title": document.title,
+            "as_amended_by": applied,
+            "paragraphs": text,
+            "text_sha256": audit_record.text_hash(text),
+        },
+    )
     await db.flush()
     return vote
 
@@ -808,6 +860,21 @@ async def document_decided(db: AsyncSession, vote: Vote, actor: str) -> Document
         db.add(version)
         document.current_version = version.number
     document.in_force_version = document.current_version
+    adopted = [{"id": p.id, "text": p.text} for p in text]
+    await audit_log.append(
+        db,
+        document.assembly_id,
+        "text_adopted",
+        {
+            "vote": vote.id,
+            "document": document.id,
+            "kind": document.kind,
+            "title": document.title,
+            "version": document.current_version,
+            "paragraphs": adopted,
+            "text_sha256": audit_record.text_hash(adopted),
+        },
+    )
     if document.kind in ("policy", "position_paper"):
         assembly = await db.get(Assembly, document.assembly_id)
         assert assembly is not None

@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assembly.audit import log as audit_log
 from assembly.credentials import rules as credential_rules
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import CHAIR, LOGGED_IN, STAFF, Principal, Role, role_guard, roles
@@ -177,6 +178,9 @@ class VoteController(Controller):
         """Close the vote and decide it."""
         vote = await service.get_vote(db, vote_id)
         await service.close_vote(db, vote, request.user.actor)
+        await audit_log.sign_checkpoint(
+            db, state.ctx.audit_key, state.ctx.settings.public_url, vote.assembly_id
+        )
         await db.commit()
         await broadcast.announce_vote(state.ctx, vote.id)
         return await vote_out(db, vote)

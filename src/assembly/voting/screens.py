@@ -24,6 +24,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assembly.audit import log as audit_log
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import ALL_ROLES, CHAIR, MEMBERS, Principal, Role, roles
 from assembly.credentials.models import Assembly
@@ -420,6 +421,10 @@ async def chair_close_vote(
 
     async def action(vote: Vote) -> tuple[str, int]:
         await service.close_vote(db, vote, request.user.actor)
+        ctx = ctx_of(state)
+        await audit_log.sign_checkpoint(
+            db, ctx.audit_key, ctx.settings.public_url, vote.assembly_id
+        )
         return "The vote is closed.", vote.id
 
     return await chair_act(db, request, state, vote_id, action)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assembly.audit import record as audit_record
 from assembly.credentials import rules as credential_rules
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import Principal
@@ -191,6 +192,8 @@ async def open_vote(
     if countdown_s is not None:
         set_countdown(vote, countdown_s)
     await db.flush()
+    options = [o.key for o in await options_of(db, vote.id)]
+    await audit_record.vote_opened(db, vote, options, entries)
     return entries
 
 
@@ -502,6 +505,7 @@ async def close_vote(db: AsyncSession, vote: Vote, actor: str) -> dict[str, Any]
     result["weight_cast"] = credential_rules.format_weight(weight)
     result["electorate_weight"] = credential_rules.format_weight(vote.present_weight or Fraction(0))
     vote.result = result
+    await audit_record.vote_closed(db, vote, result)
     if vote.subject_kind is not None:
         # What the vote decides (an amendment, a text, the agenda) belongs to the agenda,
         # which builds on voting; imported here so that voting does not depend on it.
