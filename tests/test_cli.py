@@ -23,6 +23,8 @@ ENV_KEYS = (
     "ASSEMBLY_SECRET_KEY",
     "ASSEMBLY_PUBLIC_URL",
     "ASSEMBLY_STAFF_PASSWORD",
+    "ASSEMBLY_AUDIT_KEY_FILE",
+    "ASSEMBLY_AUDIT_PASSPHRASE",
 )
 
 
@@ -150,3 +152,41 @@ def test_demo_without_serving_seeds_its_own_database_and_prints_every_link(
     assert "user chair / " in result.output
     links = re.findall(r"http://127\.0\.0\.1:8123/login/\S+", result.output)
     assert len(links) >= 10, result.output
+
+
+def test_audit_keygen_seals_a_key_that_serve_needs(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys" / "audit-key.json"
+    env = cli_env(tmp_path, ASSEMBLY_PUBLIC_URL="https://ga.example.org")
+    short = CliRunner().invoke(
+        main, ["audit", "keygen", "--out", str(key_file), "--passphrase", "short"], env=env
+    )
+    assert short.exit_code != 0 and "at least 12 characters" in short.output
+    made = run(
+        ["audit", "keygen", "--out", str(key_file), "--passphrase", "a long passphrase"], env
+    )
+    assert made.exit_code == 0, made.output
+    assert "Verifier key (publish it): ga.example.org+" in made.output
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    sealed = key_file.read_text()
+    assert "a long passphrase" not in sealed and '"scrypt"' in sealed.lower()
+    again = CliRunner().invoke(
+        main,
+        ["audit", "keygen", "--out", str(key_file), "--passphrase", "another passphrase"],
+        env=env,
+    )
+    assert again.exit_code != 0 and "never overwritten" in again.output
+    assert key_file.read_text() == sealed
+
+    assert run(["migrate"], env).exit_code == 0
+    no_key = CliRunner().invoke(main, ["serve", "--port", "1"], env=env)
+    assert no_key.exit_code != 0 and "Set ASSEMBLY_AUDIT_KEY_FILE" in no_key.output
+    wrong = CliRunner().invoke(
+        main,
+        ["serve", "--port", "1"],
+        env={
+            **env,
+            "ASSEMBLY_AUDIT_KEY_FILE": str(key_file),
+            "ASSEMBLY_AUDIT_PASSPHRASE": "not the passphrase",
+        },
+    )
+    assert wrong.exit_code != 0 and "ASSEMBLY_AUDIT_KEY_FILE" in wrong.output

@@ -123,7 +123,24 @@ def serve(host: str, port: int, workers: int) -> None:
             "(ASSEMBLY_REDIS_URL), so that every process sees the same votes and events."
         )
     _check_schema_or_exit(settings)
+    if settings.audit_key_file is None:
+        raise click.ClickException(
+            "Set ASSEMBLY_AUDIT_KEY_FILE and ASSEMBLY_AUDIT_PASSPHRASE before serving: the key "
+            "signs the audit log's checkpoints, which must still verify after a restart. "
+            "This makes one: assembly audit keygen --out var/audit-key.json"
+        )
+    _load_audit_key_or_exit(settings)
     _run_server(host, port, workers)
+
+
+def _load_audit_key_or_exit(settings: Settings) -> str:
+    """Open the sealed key now, so a wrong passphrase stops the start with a clear message."""
+    from assembly.audit.log import load_audit_key
+
+    try:
+        return load_audit_key(settings).verifier_key
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _check_schema_or_exit(settings: Settings) -> None:
@@ -165,9 +182,19 @@ def _run_server(host: str, port: int, workers: int) -> None:
 @click.option("--no-serve", is_flag=True, help="Only seed and print the links.")
 def demo(host: str, port: int, fresh: bool, no_serve: bool) -> None:
     """Seed a demo assembly on SQLite and serve it, printing every screen's link."""
-    from assembly.demo import DEMO_DB, DEMO_SECRET, seed_demo
+    from assembly.demo import (
+        DEMO_AUDIT_KEY,
+        DEMO_AUDIT_PASSPHRASE,
+        DEMO_DB,
+        DEMO_SECRET,
+        seed_demo,
+        write_demo_audit_key,
+    )
 
     os.environ.setdefault("ASSEMBLY_SECRET_KEY", DEMO_SECRET)
+    # The demo's own signing key, made once, sealed with a passphrase everyone can read.
+    os.environ["ASSEMBLY_AUDIT_KEY_FILE"] = str(DEMO_AUDIT_KEY)
+    os.environ["ASSEMBLY_AUDIT_PASSPHRASE"] = DEMO_AUDIT_PASSPHRASE
     # The demo always runs embedded, whatever ASSEMBLY_DATABASE_URL says for production.
     os.environ["ASSEMBLY_DATABASE_URL"] = f"sqlite+aiosqlite:///{DEMO_DB}"
     public = f"http://{host}:{port}"
@@ -177,11 +204,67 @@ def demo(host: str, port: int, fresh: bool, no_serve: bool) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{settings.sqlite_path}{suffix}").unlink(missing_ok=True)
     migrate_database(settings)
+    if not DEMO_AUDIT_KEY.exists():
+        write_demo_audit_key(settings)
+    verifier = _load_audit_key_or_exit(settings)
     report = run_db(settings, lambda db: seed_demo(db, settings))
     click.echo(report)
+    click.echo(f"  Audit log verifier key: {verifier}")
     sys.stdout.flush()
     if not no_serve:
         _run_server(host, port, 1)
+
+
+@main.group()
+def audit() -> None:
+    """The signed audit log: the signing key."""
+
+
+@audit.command("keygen")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the sealed key file (never overwritten).",
+)
+@click.option(
+    "--name",
+    default=None,
+    help="The key's name in signatures (default: ASSEMBLY_PUBLIC_URL without the scheme).",
+)
+@click.option(
+    "--passphrase",
+    envvar="ASSEMBLY_AUDIT_PASSPHRASE",
+    help="Asked for (twice) when not given (or $ASSEMBLY_AUDIT_PASSPHRASE).",
+)
+def audit_keygen(out: Path, name: str | None, passphrase: str | None) -> None:
+    """Make the Ed25519 key that signs checkpoints, sealed with a passphrase (scrypt and
+    AES-256-GCM), and print the verifier key that members check signatures with."""
+    from assembly.audit import keys
+    from assembly.audit.log import key_name
+
+    if out.exists():
+        raise click.ClickException(f"{out} exists; a signing key is never overwritten.")
+    name = name or key_name(load_settings().public_url)
+    if passphrase is None:
+        passphrase = click.prompt(
+            "Passphrase", hide_input=True, confirmation_prompt=True, show_default=False
+        )
+    if len(passphrase) < 12:
+        raise click.ClickException("The passphrase must be at least 12 characters long.")
+    try:
+        private_key, verifier = keys.generate(name)
+        sealed = keys.seal(private_key, passphrase, name=name)
+    except keys.KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "xb") as handle:
+        handle.write(sealed)
+    out.chmod(0o600)
+    click.echo(f"Signing key written to {out} (readable by you only).")
+    click.echo(f"Verifier key (publish it): {verifier}")
+    click.echo(f"Serve with ASSEMBLY_AUDIT_KEY_FILE={out} and ASSEMBLY_AUDIT_PASSPHRASE set.")
 
 
 @main.group()

@@ -81,6 +81,8 @@ DEMO_VOTES = [
 
 DEMO_DB = Path("var") / "demo.sqlite3"
 DEMO_NAME = "Demo General Assembly"
+DEMO_AUDIT_KEY = Path("var") / "demo-audit-key.json"
+DEMO_AUDIT_PASSPHRASE = "demo-audit-passphrase-do-not-use-in-production"
 # Demo only: a fixed key so that printed links survive a restart with --keep.
 DEMO_SECRET = "demo-secret-key-do-not-use-in-production-0123456789"
 DEMO_PASSWORDS = {
@@ -174,6 +176,18 @@ DEMO_NMOS: list[tuple[str, str, str, str, str, list[str]]] = [
         ["Deniz Yılmaz"],
     ),
 ]
+
+
+def write_demo_audit_key(settings: Settings) -> None:
+    """The demo's signing key: sealed like a real one, with the lowest scrypt cost allowed
+    (the passphrase is public anyway)."""
+    from assembly.audit import keys
+    from assembly.audit.log import key_name
+
+    name = key_name(settings.public_url)
+    private_key, _ = keys.generate(name)
+    DEMO_AUDIT_KEY.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_AUDIT_KEY.write_bytes(keys.seal(private_key, DEMO_AUDIT_PASSPHRASE, name=name, n=2**15))
 
 
 async def seed_demo(db: AsyncSession, settings: Settings) -> str:

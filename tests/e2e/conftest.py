@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from assembly.demo import DEMO_SECRET
+from assembly.demo import DEMO_AUDIT_KEY, DEMO_AUDIT_PASSPHRASE, DEMO_SECRET
 from tests.conftest import need_service
 
 if TYPE_CHECKING:
@@ -139,6 +139,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         ASSEMBLY_SECRET_KEY=DEMO_SECRET,
         ASSEMBLY_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'var' / 'demo.sqlite3'}",
         ASSEMBLY_PUBLIC_URL=base_url,
+        ASSEMBLY_AUDIT_KEY_FILE=str(workdir / DEMO_AUDIT_KEY),
+        ASSEMBLY_AUDIT_PASSPHRASE=DEMO_AUDIT_PASSPHRASE,
     )
     with log.open("wb") as out:
         process = subprocess.Popen(
