@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -217,7 +218,7 @@ def demo(host: str, port: int, fresh: bool, no_serve: bool) -> None:
 
 @main.group()
 def audit() -> None:
-    """The signed audit log: the signing key."""
+    """The signed audit log: its signing key, export and offline verification."""
 
 
 @audit.command("keygen")
@@ -265,6 +266,88 @@ def audit_keygen(out: Path, name: str | None, passphrase: str | None) -> None:
     click.echo(f"Signing key written to {out} (readable by you only).")
     click.echo(f"Verifier key (publish it): {verifier}")
     click.echo(f"Serve with ASSEMBLY_AUDIT_KEY_FILE={out} and ASSEMBLY_AUDIT_PASSPHRASE set.")
+
+
+@audit.command("export")
+@click.option("--assembly", "assembly_id", type=int, required=True, help="The assembly's id.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The file to write (JSON: entries, checkpoints, cosignatures, verifier key).",
+)
+def audit_export(assembly_id: int, out: Path) -> None:
+    """Write the assembly's whole audit log to one file that `audit verify` checks."""
+    from assembly.audit import log, verify
+    from assembly.audit.keys import KeyFileError, read_verifier_key
+    from assembly.credentials.service import get_assembly
+
+    settings = load_settings()
+    if settings.audit_key_file is None:
+        raise click.ClickException(
+            "Set ASSEMBLY_AUDIT_KEY_FILE: the export carries the key's public half."
+        )
+    try:
+        verifier = str(read_verifier_key(settings.audit_key_file.read_bytes()))
+    except (OSError, KeyFileError) as exc:
+        raise click.ClickException(f"ASSEMBLY_AUDIT_KEY_FILE: {exc}") from None
+
+    async def export(db: Any) -> dict[str, Any]:
+        await get_assembly(db, assembly_id)
+        entries = await log.entries(db, assembly_id)
+        checkpoints = await log.checkpoints(db, assembly_id)
+        return verify.export_document(
+            log.origin_of(settings.public_url, assembly_id),
+            verifier,
+            [(e.seq, e.data) for e in entries],
+            [c.note for c in checkpoints],
+        )
+
+    document = run_db(settings, export)
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n")
+    click.echo(
+        f"Wrote {len(document['entries'])} entries and {len(document['checkpoints'])} "
+        f"checkpoints to {out}."
+    )
+
+
+@audit.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--checkpoint",
+    "saved",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A signed checkpoint you saved earlier (repeatable): the log must extend it.",
+)
+@click.option(
+    "--key",
+    default=None,
+    help="The assembly's published verifier key, or a file holding it.",
+)
+def audit_verify(file: Path, saved: tuple[Path, ...], key: str | None) -> None:
+    """Check an exported log offline: signatures, roots, saved checkpoints and every vote's
+    result re-tallied from its ballots. Exits 0 only when everything holds."""
+    from assembly.audit import verify
+
+    if key is not None and Path(key).is_file():
+        key = Path(key).read_text().strip()
+    try:
+        document = verify.load(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{file} cannot be read as an export: {exc}") from None
+    report = verify.verify(document, key=key, saved=[path.read_text() for path in saved])
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    for failure in report.failures:
+        click.echo(f"FAIL: {failure}")
+    click.echo(
+        f"{report.entries} entries, {report.checkpoints} signed checkpoints, "
+        f"{report.votes} votes re-tallied: "
+        + ("everything holds." if report.ok else f"{len(report.failures)} failures.")
+    )
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.group()
