@@ -5,7 +5,7 @@ The rules (hashing, proofs, note formats) are the pure functions of merkle.py an
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -64,33 +64,45 @@ async def append(
 ) -> AuditEntry:
     """Add one entry at the end of the assembly's log, in the caller's transaction: the entry
     is stored with the decision it records, or neither is."""
+    [entry] = await append_many(db, assembly_id, [(kind, payload)], at=at)
+    return entry
+
+
+async def append_many(
+    db: AsyncSession,
+    assembly_id: int,
+    items: Sequence[tuple[str, Mapping[str, object]]],
+    *,
+    at: dt.datetime | None = None,
+) -> list[AuditEntry]:
+    """Add entries in order with one lock and one write (a vote's ballots at its close)."""
     # One writer at a time per log: the row lock (PostgreSQL) or the write transaction
     # (SQLite) orders appends; the unique (assembly_id, seq) catches anything else.
     await db.execute(select(Assembly.id).where(Assembly.id == assembly_id).with_for_update())
     last = await db.scalar(
         select(func.max(AuditEntry.seq)).where(AuditEntry.assembly_id == assembly_id)
     )
+    first = 0 if last is None else last + 1
     moment = (at or utcnow()).astimezone(dt.UTC)
-    data = canonical(
-        {
-            **payload,
-            "v": ENTRY_VERSION,
-            "type": kind,
-            "assembly": assembly_id,
-            "at": moment.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        }
-    )
-    entry = AuditEntry(
-        assembly_id=assembly_id,
-        seq=0 if last is None else last + 1,
-        kind=kind,
-        data=data,
-        leaf_hash=merkle.leaf_hash(data),
-        created_at=moment,
-    )
-    db.add(entry)
+    stamp = moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    out: list[AuditEntry] = []
+    for offset, (kind, payload) in enumerate(items):
+        data = canonical(
+            {**payload, "v": ENTRY_VERSION, "type": kind, "assembly": assembly_id, "at": stamp}
+        )
+        out.append(
+            AuditEntry(
+                assembly_id=assembly_id,
+                seq=first + offset,
+                kind=kind,
+                data=data,
+                leaf_hash=merkle.leaf_hash(data),
+                created_at=moment,
+            )
+        )
+    db.add_all(out)
     await db.flush()
-    return entry
+    return out
 
 
 async def entries(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -77,14 +77,13 @@ async def vote_closed(db: AsyncSession, vote: Vote, result: dict[str, Any]) -> N
             select(Nmo.id, Nmo.code).where(Nmo.assembly_id == vote.assembly_id)
         )
     }
+    items: list[tuple[str, Mapping[str, object]]] = []
     if not vote.secret:
         ballots = (
             await db.execute(select(Ballot).where(Ballot.vote_id == vote.id).order_by(Ballot.id))
         ).scalars()
-        for ballot in ballots:
-            await log.append(
-                db,
-                vote.assembly_id,
+        items.extend(
+            (
                 "ballot",
                 {
                     "vote": vote.id,
@@ -94,15 +93,17 @@ async def vote_closed(db: AsyncSession, vote: Vote, result: dict[str, Any]) -> N
                     "receipt": ballot.receipt,
                 },
             )
+            for ballot in ballots
+        )
     else:
         voted = (
             await db.execute(select(Participation.nmo_id).where(Participation.vote_id == vote.id))
         ).scalars()
-        await log.append(
-            db,
-            vote.assembly_id,
-            "secret_participation",
-            {"vote": vote.id, "voted": sorted(codes.get(n, str(n)) for n in voted)},
+        items.append(
+            (
+                "secret_participation",
+                {"vote": vote.id, "voted": sorted(codes.get(n, str(n)) for n in voted)},
+            )
         )
         choices = [
             {"tracker": tracker, "choice": json.loads(choice), "weight": str(weight)}
@@ -114,7 +115,6 @@ async def vote_closed(db: AsyncSession, vote: Vote, result: dict[str, Any]) -> N
         ]
         # The order of the list says nothing about who cast what.
         secrets.SystemRandom().shuffle(choices)
-        await log.append(
-            db, vote.assembly_id, "secret_choices", {"vote": vote.id, "choices": choices}
-        )
-    await log.append(db, vote.assembly_id, "vote_result", {"vote": vote.id, "result": result})
+        items.append(("secret_choices", {"vote": vote.id, "choices": choices}))
+    items.append(("vote_result", {"vote": vote.id, "result": result}))
+    await log.append_many(db, vote.assembly_id, items)
