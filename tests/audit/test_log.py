@@ -158,7 +158,7 @@ async def test_the_database_refuses_to_change_or_delete_the_log(
 ) -> None:
     await run_vote(make_client, world, {"AAA": "yes"})
     for statement in (
-        "UPDATE audit_entry SET data = x'00' WHERE seq = 0",
+        "UPDATE audit_entry SET kind = 'forged' WHERE seq = 0",
         "DELETE FROM audit_entry WHERE seq = 1",
         "UPDATE audit_checkpoint SET note = 'forged'",
         "DELETE FROM audit_checkpoint",
