@@ -2,14 +2,16 @@
 #
 #   make demo   seed a demo assembly on SQLite and serve it on http://$(HOST):$(PORT)
 #               (HOST=127.0.0.1 and PORT=8000 unless given: make demo PORT=8080)
-#   make test   ruff (lint and format), mypy, pytest on SQLite, then pytest again on
-#               PostgreSQL when ASSEMBLY_TEST_DATABASE_URL is set (without the browser
-#               tests); every step runs, and the summary names the steps that failed
+#   make test   ruff (lint and format), mypy, then pytest on SQLite and, side by side with
+#               it, pytest on PostgreSQL when ASSEMBLY_TEST_DATABASE_URL is set (without the
+#               browser and Redis tests, which the SQLite run has); every step runs, and the
+#               summary names the steps that failed
 #
 # Both create .venv on first use and install the package with its dev tools into it; later
 # runs reinstall only when pyproject.toml changes. JUNIT_DIR=dir makes pytest write JUnit
 # reports dir/sqlite.xml and dir/postgresql.xml; PYTEST_ARGS adds arguments to pytest.
 
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -20,14 +22,15 @@ PYTEST_ARGS ?=
 
 # Touched after a successful install: make compares its time with pyproject.toml's.
 INSTALLED := $(VENV)/.installed-dev
-LINT_PATHS := src tests migrations
-TEST_STEPS := lint format-check typecheck pytest-sqlite pytest-postgresql
+LINT_PATHS := src tests migrations scripts
+CHECK_STEPS := lint format-check typecheck
+TEST_STEPS := $(CHECK_STEPS) pytest-sqlite pytest-postgresql
 
 # $(call junit,name): the pytest option writing $(JUNIT_DIR)/name.xml, when JUNIT_DIR is set.
 junit = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$(1).xml)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test $(TEST_STEPS)
+.PHONY: help demo test screenshots $(TEST_STEPS)
 
 help:
 	@sed -n 's/^#   \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -42,12 +45,22 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 demo: $(INSTALLED)
 	$(BIN)/assembly demo --host $(HOST) --port $(PORT)
 
+screenshots: $(INSTALLED)
+	$(BIN)/python scripts/screenshots.py
+
 test: $(INSTALLED)
 	@failed=""; \
-	for step in $(TEST_STEPS); do \
+	for step in $(CHECK_STEPS); do \
 		echo "== make test: $$step"; \
 		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
 	done; \
+	echo "== make test: pytest-sqlite and pytest-postgresql side by side (lines prefixed)"; \
+	( $(MAKE) --no-print-directory pytest-sqlite 2>&1 | sed -u 's/^/[sqlite] /'; \
+	  exit $${PIPESTATUS[0]} ) & sqlite=$$!; \
+	( $(MAKE) --no-print-directory pytest-postgresql 2>&1 | sed -u 's/^/[postgresql] /'; \
+	  exit $${PIPESTATUS[0]} ) & postgresql=$$!; \
+	wait $$sqlite || failed="$$failed pytest-sqlite"; \
+	wait $$postgresql || failed="$$failed pytest-postgresql"; \
 	if [ -n "$$failed" ]; then echo "== make test: FAILED:$$failed"; exit 1; fi; \
 	echo "== make test: all steps passed"
 
@@ -70,6 +83,6 @@ pytest-postgresql: $(INSTALLED)
 	@if [ -z "$$ASSEMBLY_TEST_DATABASE_URL" ]; then \
 		echo "pytest on PostgreSQL: not run (ASSEMBLY_TEST_DATABASE_URL is not set)"; \
 	else \
-		echo "$(BIN)/pytest -m 'not e2e' $(call junit,postgresql) $(PYTEST_ARGS)"; \
-		$(BIN)/pytest -m 'not e2e' $(call junit,postgresql) $(PYTEST_ARGS); \
+		echo "$(BIN)/pytest -m 'not e2e and not redis' $(call junit,postgresql) $(PYTEST_ARGS)"; \
+		$(BIN)/pytest -m 'not e2e and not redis' $(call junit,postgresql) $(PYTEST_ARGS); \
 	fi

@@ -63,6 +63,16 @@ async def test_demo_seeds_twelve_nmos_with_quorum_and_draft_votes_and_can_be_rer
         links[0].replace(ctx.settings.public_url, ""), follow_redirects=False
     )
     assert response.status_code == 303 and response.headers["location"] == "/delegate"
+    # The public record and the audit log page it prints open without a login.
+    public = [
+        line.split()[2]
+        for line in first.splitlines()
+        if line.strip().startswith(("Public record", "Audit log"))
+    ]
+    assert len(public) == 2
+    for url in public:
+        page = await (await make_client()).get(url.replace(ctx.settings.public_url, ""))
+        assert page.status_code == 200, url
 
 
 async def test_an_old_card_link_explains_itself_instead_of_sending_to_the_staff_login(

@@ -43,9 +43,11 @@ from assembly.credentials.auth import (
     role_guard,
     roles,
 )
+from assembly.credentials.limits import LoginLimits, TooManyAttempts
 from assembly.db import WRITE_INTENT, check_migrated, create_engine
 from assembly.errors import DomainError, LoginRequired, NotAuthenticated
 from assembly.live.broadcast import as_of, start_reading
+from assembly.security import security_headers_middleware
 from assembly.settings import Settings
 from assembly.voting.writer import BallotWriter
 
@@ -66,6 +68,7 @@ class AppContext:
     writer: BallotWriter
     turnout_pending: set[int] = field(default_factory=set)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    login_limits: LoginLimits = field(default_factory=LoginLimits)
 
     def login_url(self, token: str) -> str:
         return f"{self.settings.public_url}/login/{token}"
@@ -114,7 +117,7 @@ def _error_response(
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     errors = list(getattr(exc, "errors", []))
-    return _error_response(
+    response = _error_response(
         request,
         exc.status,
         exc.code,
@@ -122,6 +125,9 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
         errors,
         login_required=isinstance(exc, LoginRequired),
     )
+    if isinstance(exc, TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 def validation_error_handler(
@@ -221,6 +227,10 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     from assembly.credentials.pages import page_routes
     from assembly.credentials.routes import api_routes
     from assembly.live.routes import live_routes
+    from assembly.publishing.export_routes import export_routes
+    from assembly.publishing.minutes_routes import minutes_routes
+    from assembly.publishing.pages import record_routes
+    from assembly.publishing.routes import publishing_routes
     from assembly.voting.routes import vote_api_routes
 
     settings = settings or Settings.from_env()
@@ -255,8 +265,13 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
 
     async def on_shutdown(app: Litestar) -> None:
         await ctx.writer.stop()
-        for task in list(ctx.background):
+        tasks = list(ctx.background)
+        for task in tasks:
             task.cancel()
+        # Let the cancelled tasks unwind (and hand back their connections) before the pool
+        # goes: disposing under a task mid-query could leave a connection's close pending.
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
         await engine.dispose()
 
     return Litestar(
@@ -268,6 +283,10 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             *audit_api_routes(),
             *page_routes(),
             *live_routes(),
+            *record_routes(),
+            *export_routes(),
+            *minutes_routes(),
+            *publishing_routes(),
             Router(path="/", guards=[role_guard], route_handlers=[health]),
             create_static_files_router(
                 path="/static",
@@ -278,6 +297,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         ],
         plugins=[SQLAlchemyPlugin(config=db_config), channels],
         middleware=[
+            security_headers_middleware,
             RequestMarksMiddleware,
             DefineMiddleware(SessionAuthMiddleware, exclude=["/static", "/schema"]),
         ],

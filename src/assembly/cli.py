@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from assembly.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from assembly.audit import notes
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -218,7 +221,7 @@ def demo(host: str, port: int, fresh: bool, no_serve: bool) -> None:
 
 @main.group()
 def audit() -> None:
-    """The signed audit log: its signing key, export and offline verification."""
+    """The signed audit log: its signing key, export, offline verification and witnesses."""
 
 
 @audit.command("keygen")
@@ -242,12 +245,23 @@ def audit() -> None:
 def audit_keygen(out: Path, name: str | None, passphrase: str | None) -> None:
     """Make the Ed25519 key that signs checkpoints, sealed with a passphrase (scrypt and
     AES-256-GCM), and print the verifier key that members check signatures with."""
-    from assembly.audit import keys
+    from assembly.audit import notes
     from assembly.audit.log import key_name
 
     if out.exists():
         raise click.ClickException(f"{out} exists; a signing key is never overwritten.")
     name = name or key_name(load_settings().public_url)
+    verifier = _write_sealed_key(out, name, passphrase, notes.KeyType.ed25519)
+    click.echo(f"Signing key written to {out} (readable by you only).")
+    click.echo(f"Verifier key (publish it): {verifier}")
+    click.echo(f"Serve with ASSEMBLY_AUDIT_KEY_FILE={out} and ASSEMBLY_AUDIT_PASSPHRASE set.")
+
+
+def _write_sealed_key(out: Path, name: str, passphrase: str | None, key_type: notes.KeyType) -> str:
+    """Make an Ed25519 key of `key_type`, seal it with the passphrase (asked for twice when
+    not given) into `out`, readable by its owner only; return its verifier key."""
+    from assembly.audit import keys
+
     if passphrase is None:
         passphrase = click.prompt(
             "Passphrase", hide_input=True, confirmation_prompt=True, show_default=False
@@ -255,17 +269,29 @@ def audit_keygen(out: Path, name: str | None, passphrase: str | None) -> None:
     if len(passphrase) < 12:
         raise click.ClickException("The passphrase must be at least 12 characters long.")
     try:
-        private_key, verifier = keys.generate(name)
-        sealed = keys.seal(private_key, passphrase, name=name)
+        private_key, verifier = keys.generate(name, key_type)
+        sealed = keys.seal(private_key, passphrase, name=name, key_type=key_type)
     except keys.KeyFileError as exc:
         raise click.ClickException(str(exc)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "xb") as handle:
         handle.write(sealed)
     out.chmod(0o600)
-    click.echo(f"Signing key written to {out} (readable by you only).")
-    click.echo(f"Verifier key (publish it): {verifier}")
-    click.echo(f"Serve with ASSEMBLY_AUDIT_KEY_FILE={out} and ASSEMBLY_AUDIT_PASSPHRASE set.")
+    return verifier
+
+
+def _configured_verifier(settings: Settings) -> str:
+    from assembly.audit.keys import KeyFileError, read_verifier_key
+
+    if settings.audit_key_file is None:
+        raise click.ClickException(
+            "The log has no signed checkpoint yet; set ASSEMBLY_AUDIT_KEY_FILE so the export "
+            "carries the verifier key."
+        )
+    try:
+        return str(read_verifier_key(settings.audit_key_file.read_bytes()))
+    except (OSError, KeyFileError) as exc:
+        raise click.ClickException(f"ASSEMBLY_AUDIT_KEY_FILE: {exc}") from None
 
 
 @audit.command("export")
@@ -278,36 +304,24 @@ def audit_keygen(out: Path, name: str | None, passphrase: str | None) -> None:
 )
 def audit_export(assembly_id: int, out: Path) -> None:
     """Write the assembly's whole audit log to one file that `audit verify` checks."""
-    from assembly.audit import log, verify
-    from assembly.audit.keys import KeyFileError, read_verifier_key
+    from assembly.audit.export import document_text, log_document
     from assembly.credentials.service import get_assembly
 
     settings = load_settings()
-    if settings.audit_key_file is None:
-        raise click.ClickException(
-            "Set ASSEMBLY_AUDIT_KEY_FILE: the export carries the key's public half."
-        )
-    try:
-        verifier = str(read_verifier_key(settings.audit_key_file.read_bytes()))
-    except (OSError, KeyFileError) as exc:
-        raise click.ClickException(f"ASSEMBLY_AUDIT_KEY_FILE: {exc}") from None
 
     async def export(db: Any) -> dict[str, Any]:
         await get_assembly(db, assembly_id)
-        entries = await log.entries(db, assembly_id)
-        checkpoints = await log.checkpoints(db, assembly_id)
-        return verify.export_document(
-            log.origin_of(settings.public_url, assembly_id),
-            verifier,
-            [(e.seq, e.data) for e in entries],
-            [c.note for c in checkpoints],
+        # The key that signed the checkpoints is stored with them; the key file is read only
+        # for a log that has no checkpoint yet (or only ones signed before that was stored).
+        return await log_document(
+            db, assembly_id, settings.public_url, lambda: _configured_verifier(settings)
         )
 
     document = run_db(settings, export)
-    out.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n")
+    out.write_text(document_text(document))
     click.echo(
-        f"Wrote {len(document['entries'])} entries and {len(document['checkpoints'])} "
-        f"checkpoints to {out}."
+        f"Wrote {len(document['entries'])} entries, {len(document['checkpoints'])} "
+        f"checkpoints and {len(document['cosignatures'])} witness cosignatures to {out}."
     )
 
 
@@ -325,22 +339,63 @@ def audit_export(assembly_id: int, out: Path) -> None:
     default=None,
     help="The assembly's published verifier key, or a file holding it.",
 )
-def audit_verify(file: Path, saved: tuple[Path, ...], key: str | None) -> None:
-    """Check an exported log offline: signatures, roots, saved checkpoints and every vote's
-    result re-tallied from its ballots. Exits 0 only when everything holds."""
-    from assembly.audit import verify
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    help="The verifier key of a witness you trust, or a file holding it (repeatable): the "
+    "report says which of them cosigned the latest checkpoint.",
+)
+def audit_verify(
+    file: Path, saved: tuple[Path, ...], key: str | None, witnesses: tuple[str, ...]
+) -> None:
+    """Check an exported log offline: signatures, roots, saved checkpoints, the witnesses'
+    cosignatures and every vote's result re-tallied from its ballots. FILE may also be a
+    signed record bundle (zip): its checkpoint.txt counts as a saved checkpoint, and every
+    exported file in it must be the one its record_published entry lists. Exits 0 only when
+    everything holds."""
+    from assembly.audit import verify, verify_bundle
 
-    if key is not None and Path(key).is_file():
-        key = Path(key).read_text().strip()
+    if key is not None:
+        key = _key_text(key)
+    texts = [path.read_text() for path in saved]
+    names = [f"saved checkpoint {number}" for number in range(len(texts))]
+    bundle = None
     try:
-        document = verify.load(file.read_text())
+        if verify_bundle.is_bundle(file):
+            bundle = verify_bundle.read_bundle(file)
+            document = bundle.document
+        else:
+            document = verify.load(file.read_text())
+    except verify_bundle.BundleError as exc:
+        raise click.ClickException(f"{file} cannot be read as a record bundle: {exc}") from None
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"{file} cannot be read as an export: {exc}") from None
-    report = verify.verify(document, key=key, saved=[path.read_text() for path in saved])
+    if bundle is not None and bundle.checkpoint is not None:
+        texts.append(bundle.checkpoint)
+        names.append(verify_bundle.CHECKPOINT_FILE)
+    report = verify.verify(
+        document,
+        key=key,
+        saved=texts,
+        witnesses=[_key_text(w) for w in witnesses],
+        saved_names=names,
+    )
+    files = verify_bundle.check_files(bundle, report, key=key) if bundle is not None else None
     for note in report.notes:
         click.echo(f"note: {note}")
     for failure in report.failures:
         click.echo(f"FAIL: {failure}")
+    if document.get("cosignatures"):
+        click.echo(f"{report.cosignatures} witness cosignatures verified.")
+    if files is not None and files.entry is not None:
+        click.echo(
+            f"{files.matched} exported files match the SHA-256 listed in entry {files.entry} "
+            f"({verify_bundle.RECORD_PUBLISHED})."
+        )
+    if witnesses and report.latest is not None:
+        by = ", ".join(report.cosigned_by) or "none of the witnesses you trust"
+        click.echo(f"The latest checkpoint (size {report.latest}) is cosigned by: {by}.")
     click.echo(
         f"{report.entries} entries, {report.checkpoints} signed checkpoints, "
         f"{report.votes} votes re-tallied: "
@@ -348,6 +403,334 @@ def audit_verify(file: Path, saved: tuple[Path, ...], key: str | None) -> None:
     )
     if not report.ok:
         sys.exit(1)
+
+
+@audit.command("receipt")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    required=True,
+    help="The assembly's published verifier key, or a file holding it.",
+)
+@click.option(
+    "--tracker",
+    default=None,
+    metavar="HEX",
+    help="For a secret vote's receipt: your phone's tracker, to find the choice counted for it.",
+)
+@click.option(
+    "--origin",
+    default=None,
+    help="The log the receipt must be from, e.g. ga.example.org/assembly/1 "
+    "(default: the one its checkpoint names).",
+)
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    help="A witness's verifier key, or a file holding it (repeatable): its cosignature "
+    "must be on the checkpoint.",
+)
+def audit_receipt(
+    file: Path, key: str, tracker: str | None, origin: str | None, witnesses: tuple[str, ...]
+) -> None:
+    """Check a receipt (.tlog-proof) offline: the checkpoint is signed by the key and the entry
+    is in the log it covers; print what it proves. Exits 0 only when it holds (and, with
+    --tracker, when the tracker is counted)."""
+    from assembly.audit.receipts import ReceiptError, check_receipt, short_tracker
+
+    key, *witness_keys = (
+        Path(k).read_text().strip() if Path(k).is_file() else k for k in (key, *witnesses)
+    )
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        click.echo(f"FAIL: {file} cannot be read as a receipt: {exc}")
+        sys.exit(1)
+    try:
+        receipt = check_receipt(text, key, origin, witnesses=witness_keys, tracker=tracker)
+    except ReceiptError as exc:
+        click.echo(f"FAIL: the receipt does not hold: {exc}")
+        sys.exit(1)
+    missing = len(witness_keys) - len(receipt.witnesses)
+    if missing:
+        click.echo(f"FAIL: {missing} of the witnesses given did not cosign this checkpoint.")
+        sys.exit(1)
+    click.echo(receipt.describe())
+    click.echo(f"Log: {receipt.origin}")
+    if receipt.tracker is None:
+        if receipt.kind == "secret_choices":
+            click.echo("Pass --tracker with the tracker your phone shows to find your ballot.")
+        return
+    shown = short_tracker(receipt.tracker)
+    if not receipt.tracked:
+        click.echo(
+            f"FAIL: tracker {shown} is not among the choices counted in vote {receipt.vote}."
+        )
+        sys.exit(1)
+    for counted in receipt.tracked:
+        click.echo(
+            f"tracker {shown} is counted with choice: {counted.choice_text} "
+            f"(weight {counted.weight})"
+        )
+    if len(receipt.tracked) > 1:
+        click.echo(f"note: tracker {shown} appears {len(receipt.tracked)} times in the list.")
+
+
+def _key_text(value: str) -> str:
+    """A verifier key given as is, or the first line of the file that holds it."""
+    try:
+        if Path(value).is_file():
+            return Path(value).read_text().strip()
+    except OSError:
+        pass
+    return value.strip()
+
+
+@audit.group("witness", invoke_without_command=True)
+@click.option("--server", default=None, help="The assembly server, e.g. https://ga.example.org.")
+@click.option("--assembly", "assembly_id", type=int, default=None, help="The assembly's id.")
+@click.option(
+    "--log-key",
+    default=None,
+    help="The log's published verifier key, or a file holding it.",
+)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The witness's sealed key file (from `assembly audit witness keygen`).",
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where the witness keeps the last checkpoint it checked (made on the first round).",
+)
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Run a round every SECONDS until interrupted (default: one round).",
+)
+@click.option(
+    "--passphrase",
+    envvar="ASSEMBLY_WITNESS_PASSPHRASE",
+    help="The key file's passphrase; asked for when not given (or $ASSEMBLY_WITNESS_PASSPHRASE).",
+)
+@click.pass_context
+def audit_witness(
+    ctx: click.Context,
+    server: str | None,
+    assembly_id: int | None,
+    log_key: str | None,
+    key_file: Path | None,
+    state_file: Path | None,
+    every: float | None,
+    passphrase: str | None,
+) -> None:
+    """Witness an assembly's log: check each new checkpoint against the last one seen (with a
+    consistency proof), cosign it and send the cosignature. A log that went back or forked is
+    refused: exit 3, the state file kept as evidence.
+
+    \b
+    assembly audit witness --server URL --assembly N --log-key KEY \\
+        --key FILE --state FILE [--every SECONDS]
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from assembly.audit import keys, notes, witness_client
+
+    if server is None or assembly_id is None or log_key is None or not key_file or not state_file:
+        given = {
+            "--server": server,
+            "--assembly": assembly_id,
+            "--log-key": log_key,
+            "--key": key_file,
+            "--state": state_file,
+        }
+        missing = ", ".join(option for option, value in given.items() if value is None)
+        raise click.UsageError(f"Missing {missing}.", ctx)
+    if not server.startswith(("http://", "https://")):
+        raise click.UsageError(f"--server {server!r}: give the address with http(s)://.", ctx)
+    try:
+        log_verifier = notes.parse_verifier_key(_key_text(log_key))
+    except notes.NoteError as exc:
+        raise click.ClickException(f"--log-key: {exc}") from None
+    if log_verifier.key_type != notes.KeyType.ed25519:
+        raise click.ClickException("--log-key: that is a witness key, not the log's key.")
+    if passphrase is None:
+        passphrase = click.prompt("Passphrase of the witness key", hide_input=True)
+    try:
+        signing_key = keys.unseal(key_file.read_bytes(), passphrase)
+    except (OSError, keys.KeyFileError) as exc:
+        raise click.ClickException(f"--key {key_file}: {exc}") from None
+    if signing_key.key_type != notes.KeyType.cosignature_v1:
+        raise click.ClickException(
+            f"--key {key_file} is not a witness key (it signs checkpoints, not cosignatures): "
+            "make one with `assembly audit witness keygen`."
+        )
+    click.echo(f"Witness {signing_key.verifier_key}")
+    try:
+        with witness_client.connect(server) as client:
+            while True:
+                try:
+                    done = witness_client.witness_round(
+                        client,
+                        assembly_id=assembly_id,
+                        log_key=log_verifier,
+                        key=signing_key,
+                        state_path=state_file,
+                    )
+                except witness_client.LogMisbehaved as exc:
+                    click.echo(f"REFUSED: {exc}", err=True)
+                    sys.exit(3)
+                except witness_client.WitnessError as exc:
+                    if every is None:
+                        raise click.ClickException(str(exc)) from None
+                    # A long-running witness outlives a server restart or a network outage.
+                    click.echo(f"error: {exc}; trying again in {every:g} s", err=True)
+                else:
+                    click.echo(done)
+                if every is None:
+                    return
+                time.sleep(every)
+    except witness_client.WitnessError as exc:  # the address itself is unusable
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+
+
+@audit_witness.command("keygen")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the sealed witness key file (never overwritten).",
+)
+@click.option(
+    "--name",
+    default=None,
+    help="The witness's key name in its cosignatures, e.g. witness.nmo.example.org "
+    "(default: this machine's host name).",
+)
+@click.option(
+    "--passphrase",
+    envvar="ASSEMBLY_WITNESS_PASSPHRASE",
+    help="Asked for (twice) when not given (or $ASSEMBLY_WITNESS_PASSPHRASE).",
+)
+def audit_witness_keygen(out: Path, name: str | None, passphrase: str | None) -> None:
+    """Make a witness's Ed25519 cosignature/v1 key, sealed with a passphrase (scrypt and
+    AES-256-GCM), and print the verifier key the secretariat registers."""
+    import socket
+
+    from assembly.audit import notes
+
+    if out.exists():
+        raise click.ClickException(f"{out} exists; a witness key is never overwritten.")
+    name = name or socket.getfqdn().replace("+", "-").replace(" ", "-") or "witness"
+    verifier = _write_sealed_key(out, name, passphrase, notes.KeyType.cosignature_v1)
+    click.echo(f"Witness key written to {out} (readable by you only).")
+    click.echo(f"Verifier key (type 0x04, cosignature/v1; give it to the secretariat): {verifier}")
+
+
+@main.group()
+def publish() -> None:
+    """The public record: the signed record bundle and the PDF minutes."""
+
+
+@publish.command("bundle")
+@click.option("--assembly", "assembly_id", type=int, required=True, help="The assembly's id.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the bundle (a zip) as well; the server serves it at "
+    "/record/ID/bundle.zip.",
+)
+def publish_bundle(assembly_id: int, out: Path) -> None:
+    """Sign the public record as it is now into a bundle: the CSV and JSON exports, the texts
+    in force, the whole audit log and a checkpoint covering the entry that lists every file's
+    SHA-256. Needs the signing key (ASSEMBLY_AUDIT_KEY_FILE and its passphrase)."""
+    from dataclasses import replace
+
+    from assembly.audit.log import load_audit_key
+    from assembly.publishing.bundle import make_bundle
+
+    settings = load_settings()
+    if settings.audit_key_file is None:
+        raise click.ClickException(
+            "Set ASSEMBLY_AUDIT_KEY_FILE (and ASSEMBLY_AUDIT_PASSPHRASE): the bundle's "
+            "checkpoint is signed with the key the server signs the log with."
+        )
+    if not settings.audit_passphrase:
+        passphrase = click.prompt("Passphrase of the signing key", hide_input=True)
+        settings = replace(settings, audit_passphrase=passphrase)
+    try:
+        key = load_audit_key(settings)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    made = run_db(settings, lambda db: make_bundle(db, assembly_id, key, settings.public_url))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(made.bundle.data)
+    click.echo(
+        f"Wrote {out}: {len(made.files)} exported files, the audit log and the checkpoint of "
+        f"its first {made.checkpoint_size} entries (entry {made.entry} lists the files)."
+    )
+    click.echo(f"SHA-256 of the bundle: {made.bundle.sha256}")
+    click.echo(f"Served at {settings.public_url}/record/{assembly_id}/bundle.zip")
+    click.echo(f"Check it: assembly audit verify {out} --key '{key.verifier_key}'")
+
+
+@publish.command("minutes")
+@click.option("--assembly", "assembly_id", type=int, required=True, help="The assembly's id.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the PDF; the server serves the same at /record/ID/minutes.pdf.",
+)
+@click.option(
+    "--draft",
+    is_flag=True,
+    help="Include the results, attendance and texts not yet published, marked as such "
+    "(for the secretariat to proofread; never publish this copy).",
+)
+def publish_minutes(assembly_id: int, out: Path, draft: bool) -> None:
+    """Write the minutes as a PDF: only what is published, with a table of contents, each
+    decision's result, explanation and roll call or trackers, attendance, the texts adopted
+    and the audit log's latest checkpoint."""
+    from assembly.app import make_jinja
+    from assembly.audit import log
+    from assembly.audit.keys import KeyFileError, read_verifier_key
+    from assembly.publishing.minutes import minutes_pdf
+    from assembly.publishing.record import PublicRecord, build_record
+
+    settings = load_settings()
+
+    async def work(db: Any) -> PublicRecord:
+        key = await log.verifier_key(db, assembly_id)
+        if key is None and settings.audit_key_file is not None:
+            try:
+                key = str(read_verifier_key(settings.audit_key_file.read_bytes()))
+            except (OSError, KeyFileError):
+                key = None
+        return await build_record(db, assembly_id, staff_view=draft, verifier_key=key)
+
+    record = run_db(settings, work)
+    started = time.perf_counter()
+    pdf = minutes_pdf(record, make_jinja(settings), link_base=settings.public_url)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pdf)
+    click.echo(
+        f"Wrote {out} ({len(pdf) // 1024} KiB, {len(record.votes)} decisions, made in "
+        f"{time.perf_counter() - started:.1f} s)"
+        + (": a DRAFT with unpublished items, not for publication." if draft else ".")
+    )
 
 
 @main.group()

@@ -405,6 +405,8 @@ async def describe_demo(db: AsyncSession, settings: Settings) -> str:
         f"  Chair            {url}/login   user chair / {DEMO_PASSWORDS['chair']}",
         f"  Credentials desk {url}/login   user desk / {DEMO_PASSWORDS['desk']}",
         f"  Projector        {url}/projector/{assembly.id}",
+        f"  Public record    {url}/record/{assembly.id}   (results, minutes.pdf, exports)",
+        f"  Audit log        {url}/assemblies/{assembly.id}/log",
         "",
         "  Delegates (open a link on a phone, or in a private window):",
     ]

@@ -7,4 +7,5 @@ def import_all() -> None:
     import assembly.agenda.models
     import assembly.audit.models
     import assembly.credentials.models
+    import assembly.publishing.models
     import assembly.voting.models  # noqa: F401

@@ -23,7 +23,7 @@ from assembly.audit.verify import load, verify
 from assembly.cli import main
 from assembly.db import append_only_statements, drop_append_only_statements
 from assembly.settings import Settings
-from tests.audit.test_log import run_vote
+from tests.audit.test_log import run_vote, setup_size
 from tests.conftest import SECRET, ClientFactory, World
 
 PASSPHRASE = "a passphrase for the tests"
@@ -97,11 +97,14 @@ async def test_an_export_verifies_and_every_kind_of_change_fails_with_its_place(
     document = await export(app, world, tmp_path / "log.json")
     key = document["verifier_key"]
     assert key == app.state.ctx.audit_key.verifier_key
-    assert len(document["entries"]) == 5 + 4 + 4 and len(document["checkpoints"]) == 3
+    b = setup_size(document["entries"])  # the assembly's settings and its NMOs come first
+    assert len(document["entries"]) == b + 5 + 4 + 4 and len(document["checkpoints"]) == 3
 
     code, output = run_verify(tmp_path / "log.json", "--key", key)
     assert code == 0, output
-    assert "13 entries, 3 signed checkpoints, 3 votes re-tallied: everything holds." in output
+    assert (
+        f"{b + 13} entries, 3 signed checkpoints, 3 votes re-tallied: everything holds." in output
+    )
     code, output = run_verify(tmp_path / "log.json")
     assert code == 0 and "no --key given" in output
 
@@ -115,19 +118,24 @@ async def test_an_export_verifies_and_every_kind_of_change_fails_with_its_place(
     ballot["data"] = ballot["data"].replace('"choice":["no"]', '"choice":["yes"]')
     code, output = run_verify(write(tmp_path / "changed.json", changed), "--key", key)
     assert code == 1
-    assert "FAIL: entries 0..4: the checkpoint of size 5 does not match them" in output
-    assert "FAIL: entry 4: the result of vote 1 does not follow from its logged ballots" in output
+    assert f"FAIL: entries 0..{b + 4}: the checkpoint of size {b + 5} does not match them" in output
+    assert (
+        f"FAIL: entry {b + 4}: the result of vote 1 does not follow from its logged ballots"
+        in output
+    )
 
     deleted = json.loads(json.dumps(document))
-    del deleted["entries"][6]
+    del deleted["entries"][b + 6]
     code, output = run_verify(write(tmp_path / "deleted.json", deleted), "--key", key)
-    assert code == 1 and "FAIL: entry 6: numbered 7; an entry is missing or moved" in output
+    assert code == 1
+    assert f"FAIL: entry {b + 6}: numbered {b + 7}; an entry is missing or moved" in output
 
     swapped = json.loads(json.dumps(document))
     entries = swapped["entries"]
-    entries[1]["data"], entries[2]["data"] = entries[2]["data"], entries[1]["data"]
+    entries[b + 1]["data"], entries[b + 2]["data"] = entries[b + 2]["data"], entries[b + 1]["data"]
     code, output = run_verify(write(tmp_path / "swapped.json", swapped), "--key", key)
-    assert code == 1 and "entries 0..4: the checkpoint of size 5 does not match" in output
+    assert code == 1
+    assert f"entries 0..{b + 4}: the checkpoint of size {b + 5} does not match" in output
 
     forged = json.loads(json.dumps(document))
     note = forged["checkpoints"][0]
@@ -148,7 +156,8 @@ async def test_an_export_verifies_and_every_kind_of_change_fails_with_its_place(
     split = json.loads(json.dumps(document))
     split["checkpoints"].append(notes.sign_note(fork.body(), signing.name, signing.private_key))
     code, output = run_verify(write(tmp_path / "split.json", split), "--key", key)
-    assert code == 1 and "two signed checkpoints of size 5 with different roots" in output
+    assert code == 1
+    assert f"two signed checkpoints of size {b + 5} with different roots" in output
 
 
 async def test_editing_the_database_directly_is_caught_by_verify(
@@ -158,6 +167,7 @@ async def test_editing_the_database_directly_is_caught_by_verify(
     engine = app.state.ctx.engine
     dialect = engine.dialect.name
     saved = await export(app, world, tmp_path / "before.json")
+    gone = setup_size(saved["entries"]) + 7
     try:
         async with engine.begin() as connection:
             # Whoever owns the database can drop the triggers; the log still tells.
@@ -165,7 +175,7 @@ async def test_editing_the_database_directly_is_caught_by_verify(
                 for statement in drop_append_only_statements(table, dialect):
                     await connection.execute(text(statement))
             await connection.execute(text(CHANGE_A_BALLOT[dialect]))
-            await connection.execute(text("DELETE FROM audit_entry WHERE seq = 7"))
+            await connection.execute(text(f"DELETE FROM audit_entry WHERE seq = {gone}"))
             # Editing the ballot table changes nothing the log says.
             await connection.execute(text("UPDATE ballot SET choice = '[\"no\"]'"))
     finally:
@@ -179,7 +189,7 @@ async def test_editing_the_database_directly_is_caught_by_verify(
     key = document["verifier_key"]
     code, output = run_verify(tmp_path / "after.json", "--key", key)
     assert code == 1
-    assert "FAIL: entry 7: numbered 8; an entry is missing or moved" in output
+    assert f"FAIL: entry {gone}: numbered {gone + 1}; an entry is missing or moved" in output
     assert "does not follow from its logged ballots" in output
     # Against the checkpoint a member saved before, the change shows too.
     latest = tmp_path / "saved-checkpoint.txt"
@@ -198,13 +208,17 @@ async def test_a_cut_tail_goes_unnoticed_without_a_later_saved_checkpoint(
     saved.write_text(document["checkpoints"][-1])
     # The operator drops the last vote and its checkpoint: what is left is consistent.
     cut = json.loads(json.dumps(document))
-    cut["entries"] = cut["entries"][:9]
+    b = setup_size(document["entries"])
+    cut["entries"] = cut["entries"][: b + 9]
     cut["checkpoints"] = cut["checkpoints"][:2]
     path = write(tmp_path / "cut.json", cut)
     code, output = run_verify(path, "--key", key)
     assert code == 0, output  # the limit, honestly: nothing inside the file shows the cut
     code, output = run_verify(path, "--key", key, "--checkpoint", str(saved))
     assert code == 1
-    assert "saved checkpoint 0 covers 13 entries; the log has only 9: its tail was cut" in output
+    assert (
+        f"saved checkpoint 0 covers {b + 13} entries; the log has only {b + 9}: its tail was cut"
+        in output
+    )
     report = verify(cut, key=key, saved=[saved.read_text()])
-    assert not report.ok and report.entries == 9
+    assert not report.ok and report.entries == b + 9

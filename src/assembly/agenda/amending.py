@@ -43,6 +43,7 @@ from assembly.credentials.auth import Principal, Role
 from assembly.credentials.models import Assembly, Nmo
 from assembly.db import utcnow
 from assembly.errors import Conflict, Forbidden, Invalid, NotFound
+from assembly.publishing import service as publishing
 from assembly.voting import service as voting
 from assembly.voting.models import Vote
 
@@ -860,6 +861,7 @@ async def document_decided(db: AsyncSession, vote: Vote, actor: str) -> Document
         db.add(version)
         document.current_version = version.number
     document.in_force_version = document.current_version
+    publishing.text_adopted(document, vote)
     adopted = [{"id": p.id, "text": p.text} for p in text]
     await audit_log.append(
         db,

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assembly.agenda import documents
 from assembly.agenda.amendments import Paragraph, ParagraphDiff, ParagraphStatus, WordOp
 from assembly.agenda.models import DOCUMENT_KINDS, Document, DocumentVersion
+from assembly.audit import log as audit_log
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import LOGGED_IN, SECRETARIAT, roles
 from assembly.credentials.routes import ensure_assembly_access
@@ -385,6 +386,10 @@ async def secretariat_editorial_change(
         used = [p["id"] for v in await versions_of(db, document.id) for p in v.paragraphs]
         edited = keep_ids(current, [p.text for p in documents.parse_text(text)], used)
         version = await documents.editorial_change(db, document, request.user.actor, reason, edited)
+        ctx = request.app.state.ctx
+        await audit_log.sign_checkpoint(
+            db, ctx.audit_key, ctx.settings.public_url, document.assembly_id
+        )
     except DomainError as exc:
         await db.rollback()
         document = await documents.get_document(db, document_id)

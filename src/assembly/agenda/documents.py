@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly.agenda.amendments import Paragraph, ParagraphDiff, document_diff
 from assembly.agenda.models import DOCUMENT_KINDS, Document, DocumentVersion
+from assembly.audit import log as audit_log
+from assembly.audit import record as audit_record
 from assembly.credentials.models import Assembly
+from assembly.db import utcnow
 from assembly.errors import Invalid, NotFound
 
 _HEADING = re.compile(r"^#{1,6}(\s|$)")
@@ -142,6 +145,8 @@ async def create_document(
         ),
         created_by=actor,
     )
+    # A text imported as in force (the Constitution, the Bylaws) is public from the start.
+    document.published_at = utcnow() if document.in_force_version is not None else None
     db.add(document)
     await db.flush()
     version = DocumentVersion(
@@ -153,7 +158,31 @@ async def create_document(
     )
     db.add(version)
     await db.flush()
+    await _log_version(db, document, version, "document_imported", actor)
     return document, version
+
+
+async def _log_version(
+    db: AsyncSession, document: Document, version: DocumentVersion, kind: str, actor: str
+) -> None:
+    """A text that becomes a version without a vote (imported, changed editorially) enters the
+    audit log whole, with its hash, so the text in force can be traced to its source."""
+    await audit_log.append(
+        db,
+        document.assembly_id,
+        kind,
+        {
+            "document": document.id,
+            "kind": document.kind,
+            "title": document.title,
+            "version": version.number,
+            "in_force": document.in_force_version == version.number,
+            "reason": version.reason,
+            "by": actor[:120],
+            "paragraphs": version.paragraphs,
+            "text_sha256": audit_record.text_hash(version.paragraphs),
+        },
+    )
 
 
 async def editorial_change(
@@ -183,6 +212,7 @@ async def editorial_change(
     db.add(version)
     document.current_version = number
     await db.flush()
+    await _log_version(db, document, version, "editorial_change", actor)
     return version
 
 

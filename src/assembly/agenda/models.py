@@ -47,6 +47,8 @@ class PlenarySession(Base):
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(120), default="")
+    # The session's attendance is in the public record from this moment (None: not yet).
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
 
@@ -118,6 +120,8 @@ class Document(Base):
     # while a new text has not been adopted yet).
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     in_force_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The text in force and its history are in the public record from this moment.
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(120), default="")
 

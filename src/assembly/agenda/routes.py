@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assembly.agenda import documents, service
 from assembly.agenda.amendments import Paragraph, ParagraphDiff
 from assembly.agenda.models import AgendaItem, Document, DocumentVersion, PlenarySession
+from assembly.audit import log as audit_log
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import (
     CHAIR,
@@ -422,6 +423,7 @@ class DocumentController(Controller):
         self,
         db: AsyncSession,
         request: Request[Principal, Any, Any],
+        state: State,
         document_id: int,
         data: EditorialChange,
     ) -> VersionOut:
@@ -433,6 +435,10 @@ class DocumentController(Controller):
             request.user.actor,
             data.reason,
             [Paragraph(p.id, p.text) for p in data.paragraphs],
+        )
+        # A text changed without a vote gets a signed checkpoint, as an adopted one does.
+        await audit_log.sign_checkpoint(
+            db, state.ctx.audit_key, state.ctx.settings.public_url, document.assembly_id
         )
         out = version_out(document, version)
         await db.commit()

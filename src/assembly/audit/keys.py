@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from assembly.audit.notes import NoteError, Verifier, parse_verifier_key, verifier_key
+from assembly.audit.notes import KeyType, NoteError, Verifier, parse_verifier_key, verifier_key
 
 FORMAT = "assembly-signing-key/v1"
 SCRYPT_N = 2**17
@@ -42,21 +42,23 @@ class KeyFileError(Exception):
 
 @dataclass(frozen=True)
 class SigningKey:
-    """The log's private key with the name it signs under."""
+    """A private key with the name it signs under: the log's (plain Ed25519 signatures) or a
+    witness's (cosignature/v1)."""
 
     name: str
     private_key: Ed25519PrivateKey
+    key_type: KeyType = KeyType.ed25519
 
     @property
     def verifier_key(self) -> str:
-        return verifier_key(self.name, self.private_key.public_key())
+        return verifier_key(self.name, self.private_key.public_key(), self.key_type)
 
 
-def generate(name: str) -> tuple[Ed25519PrivateKey, str]:
+def generate(name: str, key_type: KeyType = KeyType.ed25519) -> tuple[Ed25519PrivateKey, str]:
     """A new Ed25519 key and its verifier key string "<name>+<key ID>+<base64 key>"."""
     private_key = Ed25519PrivateKey.generate()
     try:
-        return private_key, verifier_key(name, private_key.public_key())
+        return private_key, verifier_key(name, private_key.public_key(), key_type)
     except NoteError as error:
         raise KeyFileError(str(error)) from None
 
@@ -66,17 +68,19 @@ def seal(
     passphrase: str,
     *,
     name: str,
+    key_type: KeyType = KeyType.ed25519,
     n: int = SCRYPT_N,
     r: int = SCRYPT_R,
     p: int = SCRYPT_P,
 ) -> bytes:
     """The key file's bytes: the key encrypted under the passphrase, with its name and public
-    verifier key in the clear (so they can be published without the passphrase)."""
+    verifier key in the clear (so they can be published without the passphrase). The verifier
+    key's type byte says what the key signs: checkpoints (0x01) or cosignatures (0x04)."""
     if not passphrase:
         raise KeyFileError("the passphrase must not be empty")
     _check_costs(n, r, p)
     try:
-        vkey = verifier_key(name, private_key.public_key())
+        vkey = verifier_key(name, private_key.public_key(), key_type)
     except NoteError as error:
         raise KeyFileError(str(error)) from None
     salt = os.urandom(_SALT_SIZE)
@@ -104,7 +108,11 @@ def unseal(data: bytes, passphrase: str) -> SigningKey:
         raise KeyFileError(
             "cannot open the signing key: wrong passphrase, or the key file was altered"
         ) from None
-    signing_key = SigningKey(sealed.name, Ed25519PrivateKey.from_private_bytes(raw))
+    try:
+        key_type = parse_verifier_key(sealed.verifier_key).key_type
+    except NoteError as error:
+        raise KeyFileError(f"the signing key file is damaged: {error}") from None
+    signing_key = SigningKey(sealed.name, Ed25519PrivateKey.from_private_bytes(raw), key_type)
     # Authenticated above, but a mismatch would publish a verifier key that verifies nothing.
     if signing_key.verifier_key != sealed.verifier_key:
         raise KeyFileError("the key file's verifier key does not match its private key")

@@ -5,6 +5,7 @@ The rules (hashing, proofs, note formats) are the pure functions of merkle.py an
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ from assembly.errors import Invalid, NotFound
 from assembly.settings import Settings, SettingsError
 
 ENTRY_VERSION = 1
+RESULTS_AT_A_TIME = 20
 
 
 def key_name(public_url: str) -> str:
@@ -49,9 +51,15 @@ def load_audit_key(settings: Settings) -> SigningKey:
             f"ASSEMBLY_AUDIT_KEY_FILE: cannot read {settings.audit_key_file}: {exc.strerror}"
         ) from None
     try:
-        return unseal(data, settings.audit_passphrase)
+        key = unseal(data, settings.audit_passphrase)
     except KeyFileError as exc:
         raise SettingsError(f"ASSEMBLY_AUDIT_KEY_FILE {settings.audit_key_file}: {exc}") from None
+    if key.key_type != notes.KeyType.ed25519:
+        raise SettingsError(
+            f"ASSEMBLY_AUDIT_KEY_FILE {settings.audit_key_file} is a witness's key (it signs "
+            "cosignatures); the log needs its own key: assembly audit keygen"
+        )
+    return key
 
 
 async def append(
@@ -146,6 +154,36 @@ async def latest_checkpoint(db: AsyncSession, assembly_id: int) -> AuditCheckpoi
     return (await db.execute(query)).scalar_one_or_none()
 
 
+async def result_checkpoint(
+    db: AsyncSession, assembly_id: int, vote_id: int
+) -> AuditCheckpoint | None:
+    """The checkpoint signed when the vote closed: the smallest one that covers the vote's
+    "vote_result" entry. None when the vote has no result in the log (yet)."""
+    # Newest first, a few at a time: the vote shown is almost always the last one closed. The
+    # index on (assembly, kind, seq) keeps this to the results, never the ballots.
+    query = (
+        select(AuditEntry.seq, AuditEntry.data)
+        .where(AuditEntry.assembly_id == assembly_id, AuditEntry.kind == "vote_result")
+        .order_by(AuditEntry.seq.desc())
+    )
+    seq: int | None = None
+    below: int | None = None
+    while seq is None:
+        page = query if below is None else query.where(AuditEntry.seq < below)
+        rows = (await db.execute(page.limit(RESULTS_AT_A_TIME))).all()
+        if not rows:
+            return None
+        seq = next((i for i, data in rows if json.loads(data).get("vote") == vote_id), None)
+        below = rows[-1][0]
+    covering = (
+        select(AuditCheckpoint)
+        .where(AuditCheckpoint.assembly_id == assembly_id, AuditCheckpoint.size > seq)
+        .order_by(AuditCheckpoint.size)
+        .limit(1)
+    )
+    return (await db.execute(covering)).scalar_one_or_none()
+
+
 async def sign_checkpoint(
     db: AsyncSession, key: SigningKey, public_url: str, assembly_id: int
 ) -> AuditCheckpoint | None:
@@ -164,10 +202,23 @@ async def sign_checkpoint(
         size=current.size,
         root=root,
         note=notes.sign_note(body, key.name, key.private_key),
+        verifier_key=key.verifier_key,
     )
     db.add(checkpoint)
     await db.flush()
     return checkpoint
+
+
+async def verifier_key(db: AsyncSession, assembly_id: int) -> str | None:
+    """The public key that signed the assembly's latest checkpoint, as stored with it."""
+    return await db.scalar(
+        select(AuditCheckpoint.verifier_key)
+        .where(
+            AuditCheckpoint.assembly_id == assembly_id, AuditCheckpoint.verifier_key.is_not(None)
+        )
+        .order_by(AuditCheckpoint.size.desc())
+        .limit(1)
+    )
 
 
 def _size_for(current: merkle.MerkleTree, size: int | None) -> int:

@@ -6,7 +6,7 @@ code. Each failure names the entry (or vote) and says why."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -15,6 +15,11 @@ from assembly.audit import merkle, notes
 from assembly.audit.canonical import CanonicalError, parse
 
 EXPORT_FORMAT = "assembly-audit-log/v1"
+# What reading a damaged entry can raise: reported as a failure at that entry, never a crash.
+VOTE_ENTRIES = frozenset(
+    {"vote_opened", "ballot", "secret_participation", "secret_choices", "vote_result"}
+)
+DAMAGE = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
 
 
 @dataclass(slots=True)
@@ -24,6 +29,12 @@ class Report:
     entries: int = 0
     checkpoints: int = 0
     votes: int = 0
+    cosignatures: int = 0
+    """Witness cosignatures in the file that verify on the file's checkpoints."""
+    latest: int | None = None
+    """The size of the latest checkpoint that verifies."""
+    cosigned_by: list[str] = field(default_factory=list)
+    """The trusted witnesses (verify's `witnesses`) that cosigned the latest checkpoint."""
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -37,16 +48,20 @@ def export_document(
     verifier_key: str,
     entries: Sequence[tuple[int, bytes]],
     checkpoints: Sequence[str],
+    cosignatures: Sequence[Mapping[str, object]] = (),
 ) -> dict[str, Any]:
     """The one file `assembly audit export` writes: entries (index as stored, exact canonical
-    text) and the signed checkpoints."""
+    text), the signed checkpoints and the witnesses' cosignatures of them (each: the size it
+    cosigns, the witness's name and verifier key, the tlog-cosignature line)."""
     return {
         "format": EXPORT_FORMAT,
         "origin": origin,
         "verifier_key": verifier_key,
         "entries": [{"index": i, "data": e.decode()} for i, e in entries],
         "checkpoints": list(checkpoints),
-        "cosignatures": [],
+        "cosignatures": [
+            {k: c[k] for k in ("size", "witness", "verifier_key", "line")} for c in cosignatures
+        ],
     }
 
 
@@ -85,58 +100,147 @@ def _check_votes(entries: list[tuple[int, dict[str, Any]]], report: Report) -> N
     casts: dict[int, list[tuple[Fraction, list[str]]]] = {}
     voters: dict[int, set[str]] = {}
     for index, entry in entries:
-        kind, vote_id = entry.get("type"), int(entry.get("vote") or 0)
-        if kind == "vote_opened":
-            opened[vote_id] = (index, entry)
-            casts[vote_id] = []
-            voters[vote_id] = set()
-        elif kind == "ballot":
-            if vote_id not in opened:
-                report.failures.append(f"entry {index}: a ballot of vote {vote_id}, never opened")
+        try:
+            kind, vote_id = entry.get("type"), entry.get("vote")
+            if kind not in VOTE_ENTRIES:
                 continue
-            electorate = {e["nmo"]: e["weight"] for e in opened[vote_id][1]["electorate"]}
-            nmo = entry["nmo"]
-            if nmo not in electorate:
-                report.failures.append(
-                    f"entry {index}: {nmo} voted in vote {vote_id} but is not in its electorate"
-                )
-            elif entry["weight"] != electorate[nmo]:
-                report.failures.append(
-                    f"entry {index}: {nmo}'s ballot in vote {vote_id} weighs {entry['weight']}, "
-                    f"its electorate weight is {electorate[nmo]}"
-                )
-            if nmo in voters[vote_id]:
-                report.failures.append(f"entry {index}: {nmo} voted twice in vote {vote_id}")
-            voters[vote_id].add(nmo)
-            casts[vote_id].append((Fraction(entry["weight"]), list(entry["choice"])))
-        elif kind == "secret_choices":
-            if vote_id not in opened:
-                report.failures.append(f"entry {index}: choices of vote {vote_id}, never opened")
+            if type(vote_id) is not int:  # bool is an int to Python, not to the log
+                report.failures.append(f"entry {index}: its vote is {vote_id!r}, not a vote id")
                 continue
-            casts[vote_id].extend(
-                (Fraction(c["weight"]), list(c["choice"])) for c in entry["choices"]
+            if kind == "vote_opened":
+                opened[vote_id] = (index, entry)
+                casts[vote_id] = []
+                voters[vote_id] = set()
+            elif kind == "ballot":
+                if vote_id not in opened:
+                    report.failures.append(
+                        f"entry {index}: a ballot of vote {vote_id}, never opened"
+                    )
+                    continue
+                electorate = {e["nmo"]: e["weight"] for e in opened[vote_id][1]["electorate"]}
+                nmo = entry["nmo"]
+                if nmo not in electorate:
+                    report.failures.append(
+                        f"entry {index}: {nmo} voted in vote {vote_id} but is not in its electorate"
+                    )
+                elif entry["weight"] != electorate[nmo]:
+                    report.failures.append(
+                        f"entry {index}: {nmo}'s ballot in vote {vote_id} weighs "
+                        f"{entry['weight']}, its electorate weight is {electorate[nmo]}"
+                    )
+                if nmo in voters[vote_id]:
+                    report.failures.append(f"entry {index}: {nmo} voted twice in vote {vote_id}")
+                voters[vote_id].add(nmo)
+                casts[vote_id].append((Fraction(entry["weight"]), list(entry["choice"])))
+            elif kind == "secret_choices":
+                if vote_id not in opened:
+                    report.failures.append(
+                        f"entry {index}: choices of vote {vote_id}, never opened"
+                    )
+                    continue
+                casts[vote_id].extend(
+                    (Fraction(c["weight"]), list(c["choice"])) for c in entry["choices"]
+                )
+            elif kind == "vote_result":
+                if vote_id not in opened:
+                    report.failures.append(
+                        f"entry {index}: a result of vote {vote_id}, never opened"
+                    )
+                    continue
+                report.votes += 1
+                try:
+                    expected = _retally(opened[vote_id][1], casts[vote_id])
+                except DAMAGE as exc:
+                    report.failures.append(
+                        f"entry {index}: vote {vote_id} cannot be re-tallied: {exc}"
+                    )
+                    continue
+                if expected != entry["result"]:
+                    differs = sorted(
+                        k
+                        for k in set(expected) | set(entry["result"])
+                        if expected.get(k) != entry["result"].get(k)
+                    )
+                    report.failures.append(
+                        f"entry {index}: the result of vote {vote_id} does not follow from its "
+                        f"logged ballots (re-tallied, these differ: {', '.join(differs)}); "
+                        f"re-tallied: {expected.get('explanation', '')}"
+                    )
+        except DAMAGE as exc:
+            # A damaged entry is reported, never a crash: the member learns where.
+            report.failures.append(
+                f"entry {index}: a {entry.get('type')!r} entry that cannot be read "
+                f"({type(exc).__name__}: {exc})"
             )
-        elif kind == "vote_result":
-            if vote_id not in opened:
-                report.failures.append(f"entry {index}: a result of vote {vote_id}, never opened")
-                continue
-            report.votes += 1
-            try:
-                expected = _retally(opened[vote_id][1], casts[vote_id])
-            except (KeyError, TypeError, ValueError) as exc:
-                report.failures.append(f"entry {index}: vote {vote_id} cannot be re-tallied: {exc}")
-                continue
-            if expected != entry["result"]:
-                differs = sorted(
-                    k
-                    for k in set(expected) | set(entry["result"])
-                    if expected.get(k) != entry["result"].get(k)
-                )
-                report.failures.append(
-                    f"entry {index}: the result of vote {vote_id} does not follow from its "
-                    f"logged ballots (re-tallied, these differ: {', '.join(differs)}); "
-                    f"re-tallied: {expected.get('explanation', '')}"
-                )
+
+
+def _check_cosignatures(
+    items: Sequence[Any],
+    bodies: Mapping[int, str],
+    trusted_keys: Sequence[str],
+    report: Report,
+) -> None:
+    """Every cosignature in the file must verify on the file's checkpoint of its size; then,
+    for the latest checkpoint, which of the witnesses the member trusts cosigned it."""
+    trusted: list[notes.Verifier] = []
+    for text in trusted_keys:
+        try:
+            witness = notes.parse_verifier_key(text.strip())
+        except notes.NoteError as exc:
+            report.failures.append(f"the witness key {text!r} cannot be read: {exc}")
+            continue
+        if witness.key_type != notes.KeyType.cosignature_v1:
+            report.failures.append(
+                f"{witness} is not a witness key: a witness's key is of type cosignature/v1 (0x04)"
+            )
+            continue
+        trusted.append(witness)
+    cosigned: dict[tuple[str, bytes], set[int]] = {}
+    keys_by_name: dict[str, set[str]] = {}
+    for number, item in enumerate(items):
+        try:
+            size, name = int(item["size"]), str(item["witness"])
+            key_text, line = str(item["verifier_key"]), str(item["line"])
+        except (KeyError, TypeError, ValueError):
+            report.failures.append(f"cosignature {number}: its fields are not as exported")
+            continue
+        what = f"cosignature {number} (witness {name!r}, size {size})"
+        try:
+            witness = notes.parse_verifier_key(key_text)
+        except notes.NoteError as exc:
+            report.failures.append(f"{what}: {exc}")
+            continue
+        keys_by_name.setdefault(witness.name, set()).add(str(witness))
+        body = bodies.get(size)
+        if body is None:
+            report.failures.append(
+                f"{what}: the file has no valid signed checkpoint of size {size} to cosign"
+            )
+            continue
+        try:
+            notes.verify_cosignature(body, line, witness)
+        except notes.NoteError as exc:
+            report.failures.append(f"{what} does not hold: {exc}")
+            continue
+        report.cosignatures += 1
+        cosigned.setdefault((witness.name, witness.key_id), set()).add(size)
+    for witness in trusted:
+        for other in sorted(keys_by_name.get(witness.name, set()) - {str(witness)}):
+            report.failures.append(
+                f"witness {witness.name!r}: the file gives it the key {other}, not the one you "
+                f"trust ({witness}); its cosignatures under that key do not count"
+            )
+        # The key ID is a hash of the name, type and public key: a cosignature that verified
+        # under the file's key with this key ID verified under the trusted key.
+        sizes = cosigned.get((witness.name, witness.key_id), set())
+        if report.latest is not None and report.latest in sizes:
+            report.cosigned_by.append(witness.name)
+        elif report.latest is not None:
+            report.notes.append(
+                f"trusted witness {witness.name!r} did not cosign the latest checkpoint "
+                f"(size {report.latest}): "
+                + (f"its latest cosignature is of size {max(sizes)}" if sizes else "none by it")
+            )
 
 
 def verify(
@@ -144,10 +248,14 @@ def verify(
     *,
     key: str | None = None,
     saved: Sequence[str] = (),
+    witnesses: Sequence[str] = (),
+    saved_names: Sequence[str] = (),
 ) -> Report:
     """Check an export. `key` is the verifier key the member trusts (default: the one in the
     file, which only proves the file is self-consistent); `saved` are signed checkpoints the
-    member kept (from the projector's QR code, a witness, an earlier download)."""
+    member kept (from the projector's QR code, a witness, an earlier download); `witnesses`
+    are the verifier keys of the witnesses the member trusts; `saved_names` name the saved
+    checkpoints in the report (default: "saved checkpoint 0", 1 ...)."""
     report = Report()
     if document.get("format") != EXPORT_FORMAT:
         report.failures.append(f"not an assembly audit log export ({EXPORT_FORMAT})")
@@ -190,6 +298,7 @@ def verify(
         return checkpoint
 
     by_size: dict[int, bytes] = {}
+    bodies: dict[int, str] = {}
     good: list[int] = []
     bad: list[int] = []
     for number, text in enumerate(document["checkpoints"]):
@@ -203,6 +312,7 @@ def verify(
                 "the log was rewritten (or shown differently to different people)"
             )
         by_size[checkpoint.size] = checkpoint.root
+        bodies.setdefault(checkpoint.size, checkpoint.body())
         if checkpoint.size > tree.size:
             report.failures.append(
                 f"checkpoint {number} covers {checkpoint.size} entries; the file has only "
@@ -219,24 +329,25 @@ def verify(
             f"(the one of size {before} does): an entry in that range was changed, "
             "removed or added"
         )
+    report.latest = max(bodies, default=None)
+    _check_cosignatures(document.get("cosignatures") or [], bodies, witnesses, report)
     for number, text in enumerate(saved):
-        checkpoint = check(text, f"saved checkpoint {number}")
+        what = saved_names[number] if number < len(saved_names) else f"saved checkpoint {number}"
+        checkpoint = check(text, what)
         if checkpoint is None:
             continue
         if checkpoint.size > tree.size:
             report.failures.append(
-                f"saved checkpoint {number} covers {checkpoint.size} entries; the log has only "
+                f"{what} covers {checkpoint.size} entries; the log has only "
                 f"{tree.size}: its tail was cut"
             )
         elif tree.root(checkpoint.size) != checkpoint.root:
             report.failures.append(
-                f"saved checkpoint {number} (size {checkpoint.size}) does not match the log: "
+                f"{what} (size {checkpoint.size}) does not match the log: "
                 "an entry before it was changed since you saved it"
             )
         elif by_size.get(checkpoint.size, checkpoint.root) != checkpoint.root:
-            report.failures.append(
-                f"saved checkpoint {number} differs from the file's checkpoint of the same size"
-            )
+            report.failures.append(f"{what} differs from the file's checkpoint of the same size")
     if document["checkpoints"] and max(by_size, default=0) < tree.size:
         report.notes.append(
             f"entries {max(by_size, default=0)}..{tree.size - 1} are not covered by a checkpoint"

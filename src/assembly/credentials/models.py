@@ -28,6 +28,9 @@ MEMBER_CLASSES = ("full", "candidate", "associate", "suspended")
 DELEGATE_ROLES = ("head", "delegate", "observer")
 STAFF_ROLES = ("secretariat", "chair", "desk")
 MAJORITY_RULES = ("simple", "absolute", "two_thirds", "three_quarters", "unanimous")
+# When a vote's result reaches the public record: at its close, when its plenary session ends,
+# or when the secretariat publishes it.
+PUBLISH_RESULTS = ("at_close", "session_end", "manual")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -72,6 +75,11 @@ class Assembly(Base):
         UTCDateTime, nullable=True
     )
     agenda_adopted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # One of PUBLISH_RESULTS, checked by the settings code (a CHECK would make SQLite copy the
+    # table every other table refers to).
+    publish_results: Mapped[str] = mapped_column(
+        String(16), default="at_close", server_default="at_close"
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     nmos: Mapped[list[Nmo]] = relationship(back_populates="assembly", order_by="Nmo.code")

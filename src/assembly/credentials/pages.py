@@ -9,10 +9,13 @@ from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly.credentials import service
 from assembly.credentials.auth import ALL_ROLES, SESSION_COOKIE, Principal, Role, role_guard, roles
+from assembly.credentials.limits import TooManyAttempts
+from assembly.credentials.models import Assembly
 from assembly.credentials.routes import session_cookie
 from assembly.db import WRITE_INTENT
 from assembly.errors import NotAuthenticated
@@ -39,10 +42,14 @@ def safe_next(target: str | None) -> str | None:
 
 
 @get("/", opt=roles(ALL_ROLES), include_in_schema=False)
-async def index(request: Request[Principal, Any, Any]) -> Template | Redirect:
+async def index(db: AsyncSession, request: Request[Principal, Any, Any]) -> Template | Redirect:
     if request.user.role is not Role.public:
         return Redirect(home_for(request.user))
-    return Template("index.html", context={"principal": request.user})
+    # The assemblies' names are public (the projector shows them), and so are their logs.
+    assemblies = (await db.execute(select(Assembly).order_by(Assembly.id.desc()))).scalars()
+    return Template(
+        "index.html", context={"principal": request.user, "assemblies": list(assemblies)}
+    )
 
 
 @get("/login", opt=roles(ALL_ROLES), include_in_schema=False)
@@ -61,12 +68,13 @@ async def login_submit(db: AsyncSession, state: State, data: Form) -> Response[A
             data.get("username", ""),
             data.get("password", ""),
             state.ctx.settings.session_max_age_s,
+            state.ctx.login_limits,
         )
-    except NotAuthenticated as exc:
+    except (NotAuthenticated, TooManyAttempts) as exc:
         return Template(
             "login.html",
             context={"next": safe_next(data.get("next")) or "", "message": exc.message},
-            status_code=401,
+            status_code=exc.status,
         )
     await db.commit()
     principal = Principal(Role.public)
@@ -78,8 +86,6 @@ async def login_submit(db: AsyncSession, state: State, data: Form) -> Response[A
 
 
 async def _staff_role(db: AsyncSession, username: str) -> Role | None:
-    from sqlalchemy import select
-
     from assembly.credentials.models import StaffUser
 
     role = await db.scalar(select(StaffUser.role).where(StaffUser.username == username.strip()))
@@ -91,7 +97,7 @@ async def delegate_login(db: AsyncSession, state: State, token: str) -> Response
     """The link on a delegate's card: opening it on a phone starts a session."""
     WRITE_INTENT.set(True)  # a GET that writes (the session): begin IMMEDIATE on SQLite
     _delegate, secret = await service.delegate_login(
-        db, token, state.ctx.settings.session_max_age_s
+        db, token, state.ctx.settings.session_max_age_s, state.ctx.login_limits
     )
     await db.commit()
     return Redirect("/delegate", cookies=[session_cookie(secret, state)], status_code=303)
@@ -107,6 +113,7 @@ async def logout(db: AsyncSession, request: Request[Any, Any, Any], state: State
 def page_routes() -> list[Router]:
     from assembly.agenda import amendment_screens, document_screens
     from assembly.agenda import screens as agenda_screens
+    from assembly.audit import screens as audit_screens
     from assembly.credentials import screens
     from assembly.voting import screens as voting_screens
 
@@ -126,6 +133,7 @@ def page_routes() -> list[Router]:
                 *agenda_screens.handlers(),
                 *document_screens.handlers(),
                 *amendment_screens.handlers(),
+                *audit_screens.handlers(),
             ],
         )
     ]

@@ -90,7 +90,8 @@ def session_cookie(secret: str, state: State, *, max_age: int | None = None) -> 
         value=secret,
         httponly=True,
         samesite="lax",
-        secure=settings.cookie_secure,
+        # Secure whenever the public URL is https, even if ASSEMBLY_COOKIE_SECURE was forgotten.
+        secure=settings.cookie_secure or settings.public_url.startswith("https://"),
         max_age=settings.session_max_age_s if max_age is None else max_age,
         path="/",
     )
@@ -137,7 +138,7 @@ class AuthController(Controller):
         """Log a staff member in with username and password; sets the session cookie."""
         ctx = ctx_of(state)
         secret = await service.staff_login(
-            db, data.username, data.password, ctx.settings.session_max_age_s
+            db, data.username, data.password, ctx.settings.session_max_age_s, ctx.login_limits
         )
         user = (
             await db.execute(select(StaffUser).where(StaffUser.username == data.username.strip()))

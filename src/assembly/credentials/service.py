@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assembly.audit import log as audit_log
 from assembly.credentials import rules
 from assembly.credentials.auth import (
     Principal,
@@ -28,10 +29,12 @@ from assembly.credentials.auth import (
     new_token,
     verify_password,
 )
+from assembly.credentials.limits import LoginLimits, staff_key, token_key
 from assembly.credentials.models import (
     DELEGATE_ROLES,
     MAJORITY_RULES,
     MEMBER_CLASSES,
+    PUBLISH_RESULTS,
     STAFF_ROLES,
     Assembly,
     CredentialEvent,
@@ -103,6 +106,7 @@ ASSEMBLY_RULE_FIELDS: dict[str, str] = {
     "constitution_deadline_days": "int",
     "policy_validity_years": "int",
     "policy_amendment_deadline": "datetime",
+    "publish_results": "publish",
 }
 ASSEMBLY_INFO_FIELDS = ("name", "place", "starts_on", "ends_on", "language")
 NAME_LENGTH = 200
@@ -203,6 +207,14 @@ def coerce_rule(field: str, kind: str, raw: object) -> Any:
         if raw not in MAJORITY_RULES:
             raise Invalid(f"{field} must be one of {', '.join(MAJORITY_RULES)}.")
         return raw
+    if kind == "publish":
+        if raw not in PUBLISH_RESULTS:
+            raise Invalid(
+                f"{field} must be one of {', '.join(PUBLISH_RESULTS)} (when a vote's result "
+                "reaches the public record: at its close, when its session ends, or when the "
+                "secretariat publishes it)."
+            )
+        return raw
     if kind == "datetime":
         if raw is None:
             return None
@@ -221,9 +233,11 @@ def coerce_rule(field: str, kind: str, raw: object) -> Any:
     raise AssertionError(kind)
 
 
-def rule_value_for_record(value: Any) -> Any:
+def rule_value_for_record(value: Any, *, exact: bool = False) -> Any:
+    """A setting as the records store it; `exact` writes a fraction as the audit log does
+    ("1/2"), not as people read it ("0.5")."""
     if isinstance(value, Fraction):
-        return rules.format_weight(value)
+        return str(value) if exact else rules.format_weight(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
@@ -250,16 +264,26 @@ async def create_assembly(db: AsyncSession, actor: str, name: str, **values: Any
     db.add(assembly)
     await db.flush()
     record(db, assembly.id, "assembly_created", actor, detail=assembly_rules(assembly))
+    await audit_log.append(
+        db,
+        assembly.id,
+        "assembly_created",
+        {
+            "by": actor_name(actor),
+            "info": {f: rule_value_for_record(getattr(assembly, f)) for f in ASSEMBLY_INFO_FIELDS},
+            "rules": assembly_rules(assembly, exact=True),
+        },
+    )
     return assembly
 
 
-def assembly_rules(assembly: Assembly) -> dict[str, Any]:
+def assembly_rules(assembly: Assembly, *, exact: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in ASSEMBLY_RULE_FIELDS:
         value = getattr(assembly, field)
         if value is None and field in {"quorum_share"}:
             value = Fraction(1, 2)
-        out[field] = rule_value_for_record(value)
+        out[field] = rule_value_for_record(value, exact=exact)
     return out
 
 
@@ -281,19 +305,41 @@ async def update_assembly(
             raise Invalid(f"{field} is not a setting of an assembly.")
     current = {f: getattr(assembly, f) for f in (*ASSEMBLY_INFO_FIELDS, *ASSEMBLY_RULE_FIELDS)}
     check_assembly_settings({**current, **info, **new_rules})
+    info_changed: dict[str, Any] = {}
     for field, value in info.items():
+        if getattr(assembly, field) != value:
+            info_changed[field] = {
+                "old": rule_value_for_record(getattr(assembly, field)),
+                "new": rule_value_for_record(value),
+            }
         setattr(assembly, field, value)
     changed: dict[str, Any] = {}
+    logged: dict[str, Any] = {}
     for field, value in new_rules.items():
         old = getattr(assembly, field)
+        if field == "quorum_share" and old is None:
+            old = Fraction(1, 2)  # the default the rules apply
         if old != value:
             changed[field] = {
                 "old": rule_value_for_record(old),
                 "new": rule_value_for_record(value),
             }
+            logged[field] = {
+                "old": rule_value_for_record(old, exact=True),
+                "new": rule_value_for_record(value, exact=True),
+            }
             setattr(assembly, field, value)
     if changed:
         record(db, assembly.id, "assembly_rules", actor, detail=changed, reason=reason)
+    if changed or info_changed:
+        # The dates decide amendment deadlines and the rules decide every result: both are in
+        # the audit log, with who changed them and why.
+        await audit_log.append(
+            db,
+            assembly.id,
+            "assembly_changed",
+            {"by": actor_name(actor), "info": info_changed, "rules": logged, "reason": reason},
+        )
     return changed
 
 
@@ -385,18 +431,15 @@ async def add_nmo(
         # Another request registered the code meanwhile; the unique constraint decides.
         raise taken from None
     db.add(VotingRight(nmo_id=nmo.id, holder_id=None))
-    record(
-        db,
-        assembly.id,
-        "nmo_added",
-        actor,
-        nmo_id=nmo.id,
-        detail={
-            "code": code,
-            "member_class": nmo.member_class,
-            "weight": rules.format_weight(nmo.weight),
-        },
-    )
+    detail = {
+        "code": code,
+        "member_class": nmo.member_class,
+        "weight": rules.format_weight(nmo.weight),
+    }
+    record(db, assembly.id, "nmo_added", actor, nmo_id=nmo.id, detail=detail)
+    # The log writes weights as exact fractions ("3/2"), as the votes' electorates do.
+    logged = {**detail, "weight": str(nmo.weight), "name": nmo.name, "by": actor_name(actor)}
+    await audit_log.append(db, assembly.id, "nmo_added", logged)
     return nmo
 
 
@@ -425,6 +468,18 @@ async def change_nmo(
     weight_changes = new_weight is not None and new_weight != nmo.weight
     if (class_changes or weight_changes) and not reason.strip():
         raise Invalid("Say why the member class or weight changes (reason).")
+    if class_changes or weight_changes:
+        logged: dict[str, Any] = {
+            "code": nmo.code,
+            "by": actor_name(actor),
+            "reason": reason.strip(),
+        }
+        if class_changes:
+            logged["member_class"] = {"old": nmo.member_class, "new": new_class}
+        if weight_changes:
+            assert new_weight is not None
+            logged["weight"] = {"old": str(nmo.weight), "new": str(new_weight)}
+        await audit_log.append(db, nmo.assembly_id, "nmo_changed", logged)
     if new_class is not None and new_class != nmo.member_class:
         record(
             db,
@@ -963,23 +1018,45 @@ async def _new_session(
     return secret
 
 
-async def staff_login(db: AsyncSession, username: str, password: str, max_age_s: int) -> str:
+async def staff_login(
+    db: AsyncSession,
+    username: str,
+    password: str,
+    max_age_s: int,
+    limits: LoginLimits | None = None,
+) -> str:
+    """A new session for the staff account; `limits` refuses an account that failed too often
+    (per account, not per address: a venue shares one)."""
+    key = staff_key(username)
+    if limits is not None:
+        limits.staff.check(key, "this account")
     user = (
         await db.execute(select(StaffUser).where(StaffUser.username == username.strip()))
     ).scalar_one_or_none()
     # Verify against a dummy hash when the user is unknown, so timing does not tell.
     stored = user.password_hash if user is not None else _DUMMY_HASH
     if not verify_password(stored, password) or user is None or not user.active:
+        if limits is not None:
+            limits.staff.failed(key)
         raise NotAuthenticated("Wrong username or password.")
+    if limits is not None:
+        limits.staff.succeeded(key)
     return await _new_session(db, max_age_s, staff_user_id=user.id)
 
 
 _DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
 
 
-async def delegate_login(db: AsyncSession, token: str, max_age_s: int) -> tuple[Delegate, str]:
+async def delegate_login(
+    db: AsyncSession, token: str, max_age_s: int, limits: LoginLimits | None = None
+) -> tuple[Delegate, str]:
+    key = token_key(token)
+    if limits is not None:
+        limits.tokens.check(key, "this login link")
     delegate = await delegate_by_token(db, token)
     if delegate is None:
+        if limits is not None:
+            limits.tokens.failed(key)
         raise NotAuthenticated(
             "This login link is not valid (it may have been replaced by a new card). "
             "Ask the secretariat for your current link."

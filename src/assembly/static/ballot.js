@@ -274,6 +274,110 @@
     if (counter) { counter.textContent = count + " of at most " + max + " marked."; }
   });
 
+  // --- after the vote: receipts and trackers ----------------------------------------------
+  // A vote that closes while the page is open keeps its cards (live.js only marks it closed):
+  // fetch the closed view with its receipt links once, spread out so that a room of phones
+  // does not ask at the same instant.
+  var closedFetched = {};
+  function refreshClosed() {
+    var ballot = document.getElementById("my-ballot");
+    if (!ballot || ballot.getAttribute("data-state") !== "closed") { return; }
+    var vote = ballot.getAttribute("data-vote-id");
+    if (!vote || closedFetched[vote] || ballot.querySelector(".receipts") || !ballot.querySelector(".ballot-card")) { return; }
+    closedFetched[vote] = true;
+    setTimeout(function () { htmx.trigger(document.body, "assembly:ballots"); }, 500 + Math.random() * 2500);
+  }
+
+  // A secret vote's receipt is a C2SP tlog-proof whose "extra" line carries the logged entry
+  // (base64 of its canonical JSON): the (tracker, choice) list. The phone fetches the whole
+  // list and looks its own trackers up here, so the server never learns which it looks for.
+  // This shows what the server sent; `assembly audit receipt` checks the file's signature.
+  var logged = {};  // vote id -> {choices: [...]} or {error: "..."}, once fetched
+
+  function loggedEntry(text) {
+    var lines = text.split("\n");
+    if (lines[0] !== "c2sp.org/tlog-proof@v1" || !lines[1] || lines[1].indexOf("extra ") !== 0) {
+      throw new Error("the file is not a receipt with its log entry");
+    }
+    var binary = atob(lines[1].slice(6));
+    var bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) { bytes[i] = binary.charCodeAt(i); }
+    return JSON.parse(new TextDecoder("utf-8").decode(bytes));
+  }
+
+  function choiceText(box, choice) {
+    var labels = {};
+    try { labels = JSON.parse(box.getAttribute("data-labels") || "{}"); } catch (e) { /* keys then */ }
+    if (!choice.length) { return "a blank ballot"; }
+    var names = choice.map(function (key) { return labels[key] || key; });
+    if (box.getAttribute("data-ranked") === "true") {
+      return names.map(function (name, i) { return (i + 1) + ". " + name; }).join(", ");
+    }
+    return names.join(", ");
+  }
+
+  function trackerFindings(box, vote) {
+    var found = logged[vote];
+    if (found.error) { return [[found.error, "error"]]; }
+    var slots = document.querySelectorAll("[data-tracker-for^='" + vote + ":']");
+    return Array.prototype.map.call(slots, function (slot) {
+      var code = slot.getAttribute("data-code") || "";
+      var tracker = load(trackerKey(vote, slot.getAttribute("data-tracker-for").split(":")[1]));
+      if (!tracker) {
+        return ["This phone keeps no tracker for the ballot of " + code + " (it was cast from another phone, or this browser's storage was cleared).", "warn-notice"];
+      }
+      var short = tracker.slice(0, 8) + "…";
+      var counted = found.choices.filter(function (c) { return c.tracker === tracker; });
+      if (!counted.length) {
+        return ["Warning: your tracker " + short + " (" + code + ") is not in the log of this vote. Tell the secretariat, and keep the downloaded list.", "error"];
+      }
+      return ["Your tracker " + short + " (" + code + ") is in the log, counted as: " + choiceText(box, counted[0].choice) + ".", "ok"];
+    });
+  }
+
+  function showFindings(box) {
+    var vote = box.getAttribute("data-tracker-check");
+    var results = box.querySelector(".tracker-results");
+    if (!results || !logged[vote]) { return; }
+    var findings = trackerFindings(box, vote);
+    var key = JSON.stringify(findings);
+    if (results.getAttribute("data-shown") === key) { return; }  // no re-announcement
+    results.setAttribute("data-shown", key);
+    results.textContent = "";
+    findings.forEach(function (f) { results.appendChild(el("p", f[0], "notice " + f[1])); });
+  }
+
+  function checkTrackers() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-tracker-check]"), function (box) {
+      var vote = box.getAttribute("data-tracker-check");
+      if (logged[vote] === null) { return; }  // being fetched
+      if (logged[vote]) { showFindings(box); return; }
+      logged[vote] = null;
+      fetch(box.getAttribute("data-receipt-url"), { credentials: "same-origin", headers: { "Accept": "text/plain" } })
+        .then(function (response) {
+          return response.text().then(function (text) {
+            if (response.ok) { return text; }
+            var message = "";
+            try { message = JSON.parse(text).message; } catch (e) { /* not JSON */ }
+            throw new Error(message || "the server answered " + response.status);
+          });
+        })
+        .then(function (text) {
+          var entry = loggedEntry(text);
+          if (entry.type !== "secret_choices" || String(entry.vote) !== vote) {
+            throw new Error("the file is not the list of this vote");
+          }
+          logged[vote] = { choices: entry.choices };
+        })
+        .catch(function (error) {
+          logged[vote] = { error: "Your tracker could not be looked up: " + error.message.replace(/\.?$/, ".") + " Reload the page to try again." };
+        })
+        .then(function () {
+          Array.prototype.forEach.call(document.querySelectorAll("[data-tracker-check='" + vote + "']"), showFindings);
+        });
+    });
+  }
+
   // After a reconnect the ballot is fetched again: a ballot still being sent stays "sending"
   // (its answer will show there), and trackers are shown again next to their receipts.
   function afterSwap() {
@@ -287,8 +391,10 @@
       }
     });
     showTrackers();
+    checkTrackers();
+    refreshClosed();
   }
   document.addEventListener("htmx:afterSettle", afterSwap);
   document.addEventListener("htmx:wsAfterMessage", afterSwap);
-  document.addEventListener("DOMContentLoaded", showTrackers);
+  document.addEventListener("DOMContentLoaded", function () { showTrackers(); checkTrackers(); });
 })();

@@ -82,6 +82,10 @@ class Vote(Base):
     subject_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     subject_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     on_projector: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The agenda item the plenary was on when the vote was prepared (its place in the record).
+    agenda_item_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # The result is in the public record from this moment (None: held by the secretariat).
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         CheckConstraint(_in("kind", VOTE_KINDS), name="kind_known"),

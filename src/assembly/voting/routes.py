@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly.audit import log as audit_log
+from assembly.audit import screens as audit_screens
 from assembly.credentials import rules as credential_rules
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import CHAIR, LOGGED_IN, STAFF, Principal, Role, role_guard, roles
@@ -93,10 +94,18 @@ async def turnout_out(db: AsyncSession, vote: Vote) -> TurnoutOut:
 
 
 async def vote_view(db: AsyncSession, vote: Vote | None) -> dict[str, Any]:
-    """What the shared fragments (panel, banner, turnout) render for a vote."""
+    """What the shared fragments (panel, banner, turnout) render for a vote; once it is closed,
+    the audit log's checkpoint signed at its close, which the result is shown with."""
     if vote is None:
-        return {"vote": None, "turnout": None}
-    return {"vote": await vote_out(db, vote), "turnout": await turnout_out(db, vote)}
+        return {"vote": None, "turnout": None, "checkpoint": None}
+    checkpoint = None
+    if vote.state == "closed":
+        checkpoint = await audit_screens.vote_checkpoint(db, vote.assembly_id, vote.id)
+    return {
+        "vote": await vote_out(db, vote),
+        "turnout": await turnout_out(db, vote),
+        "checkpoint": checkpoint,
+    }
 
 
 class AssemblyVotesController(Controller):

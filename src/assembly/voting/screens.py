@@ -639,7 +639,9 @@ async def delegate_cast(db: AsyncSession, request: Req, state: State, vote_id: i
 @get("/projector/{assembly_id:int}/vote", opt=roles(ALL_ROLES))
 async def projector_vote(db: AsyncSession, request: Req, assembly_id: int) -> Template:
     """The vote panel the room sees (out-of-band swap into #vote-panel): polled by a public
-    projector, fetched by a live one after each vote message and reconnect. Totals only."""
+    projector, fetched by a live one after each vote message and reconnect. Totals only, and
+    with a result the QR code of the checkpoint signed at its close (only the projector draws
+    it: the panel pushed to every screen carries the short root alone)."""
     await credentials.get_assembly(db, assembly_id)
     vote = projector_current(await assembly_votes(db, assembly_id))
     return page(
@@ -647,6 +649,7 @@ async def projector_vote(db: AsyncSession, request: Req, assembly_id: int) -> Te
         "fragments/vote_panel.html",
         oob=True,
         show_missing=False,
+        show_qr=True,
         **await vote_view(db, vote),
     )
 

@@ -120,6 +120,7 @@ async def create_vote(db: AsyncSession, assembly: Assembly, actor: str, spec: Vo
         state="draft",
         created_by=actor,
         round_no=1,
+        agenda_item_id=await _current_item(db, assembly.id),
     )
     if spec.kind == "election":
         if spec.method not in ELECTION_METHODS:
@@ -486,6 +487,15 @@ def describe_outcomes(
     return results
 
 
+async def _current_item(db: AsyncSession, assembly_id: int) -> int | None:
+    """The agenda item the plenary is on: a vote prepared now belongs to it in the record."""
+    from assembly.agenda.models import AgendaItem  # the agenda builds on voting
+
+    return await db.scalar(
+        select(AgendaItem.id).where(AgendaItem.assembly_id == assembly_id, AgendaItem.is_current)
+    )
+
+
 async def close_vote(db: AsyncSession, vote: Vote, actor: str) -> dict[str, Any]:
     """Close the vote and decide it; ballots that arrive after this commit are refused."""
     if vote.state != "open":
@@ -506,6 +516,11 @@ async def close_vote(db: AsyncSession, vote: Vote, actor: str) -> dict[str, Any]
     result["electorate_weight"] = credential_rules.format_weight(vote.present_weight or Fraction(0))
     vote.result = result
     await audit_record.vote_closed(db, vote, result)
+    # When the result reaches the public record (the assembly's policy); a text it adopts
+    # follows it. Imported here: publishing builds on voting.
+    from assembly.publishing.service import vote_closed as schedule_publication
+
+    await schedule_publication(db, vote)
     if vote.subject_kind is not None:
         # What the vote decides (an amendment, a text, the agenda) belongs to the agenda,
         # which builds on voting; imported here so that voting does not depend on it.
@@ -550,6 +565,7 @@ async def next_round(db: AsyncSession, vote: Vote, actor: str) -> Vote:
         round_no=vote.round_no + 1,
         state="draft",
         created_by=actor,
+        agenda_item_id=vote.agenda_item_id,
     )
     db.add(new)
     await db.flush()

@@ -1,0 +1,2 @@
+"""The public record of an assembly: what is published and when, the public pages, the
+exports and the signed record bundle."""
