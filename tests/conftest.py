@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assembly.app import create_app
 from assembly.credentials import service
 from assembly.credentials.auth import Principal, Role, TokenSealer
+from assembly.db import writing
 from assembly.settings import Settings, normalise_database_url
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -226,7 +227,7 @@ async def seed_world(
             ("EEE", "suspended", 1),
         ]
     )
-    async with ctx.session_maker() as db:
+    async with writing(ctx.session_maker) as db:
         if staff:
             for role in ("secretariat", "chair", "desk"):
                 await service.add_staff(db, role, PASSWORD, role)

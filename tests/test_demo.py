@@ -9,6 +9,7 @@ from assembly.agenda import amending, documents
 from assembly.agenda import service as agenda
 from assembly.credentials import service
 from assembly.credentials.models import Assembly, Nmo
+from assembly.db import writing
 from assembly.demo import DEMO_AGENDA, DEMO_NAME, DEMO_NMOS, seed_demo
 from assembly.voting.models import Vote
 from tests.conftest import ClientFactory
@@ -18,10 +19,10 @@ async def test_demo_seeds_twelve_nmos_with_quorum_and_draft_votes_and_can_be_rer
     app: Litestar, make_client: ClientFactory
 ) -> None:
     ctx = app.state.ctx
-    async with ctx.session_maker() as db:
+    async with writing(ctx.session_maker) as db:
         first = await seed_demo(db, ctx.settings)
         await db.commit()
-    async with ctx.session_maker() as db:
+    async with writing(ctx.session_maker) as db:
         again = await seed_demo(db, ctx.settings)  # `demo --keep` on a seeded database
         await db.commit()
         assert again == first

@@ -15,6 +15,7 @@ from assembly.agenda import amending, documents
 from assembly.agenda import service as agenda
 from assembly.credentials import service
 from assembly.credentials.auth import Role
+from assembly.db import writing
 from assembly.voting import service as voting
 from tests.conftest import ClientFactory, World, seed_world
 
@@ -261,7 +262,7 @@ def guard_refused(response: Any) -> bool:
 async def _world_for_matrix(app: Litestar) -> tuple[World, dict[str, str]]:
     world = await seed_world(app, proxies_enabled=True)
     ctx = app.state.ctx
-    async with ctx.session_maker() as db:
+    async with writing(ctx.session_maker) as db:
         aaa = await service.get_nmo(db, world.nmo["AAA"])
         observer, obs_token = await service.add_delegate(
             db, ctx.sealer, aaa, "test", name="AAA-obs", role="observer"

@@ -33,14 +33,15 @@ def run_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run `work(session)` in one transaction against the configured database."""
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from assembly.db import UnmigratedDatabase, check_migrated, create_engine
+    from assembly.db import UnmigratedDatabase, check_migrated, create_engine, writing
     from assembly.errors import DomainError
 
     async def main() -> T:
         engine = create_engine(settings)
         try:
             await check_migrated(engine, settings)
-            async with async_sessionmaker(engine, expire_on_commit=False)() as db:
+            # A command may run beside a serving process: wait for its writer, don't fail.
+            async with writing(async_sessionmaker(engine, expire_on_commit=False)) as db:
                 result = await work(db)
                 await db.commit()
                 return result

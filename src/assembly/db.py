@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
+from collections.abc import AsyncIterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, String, TypeDecorator, event
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 
 from assembly.settings import PROJECT_ROOT, Settings
@@ -71,6 +78,21 @@ class FractionType(TypeDecorator[Fraction]):
 # fails at once ("database is locked") when another writer committed in between, whereas an
 # immediate one waits its turn (busy_timeout). Readers stay deferred and never wait.
 WRITE_INTENT: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+
+@contextlib.asynccontextmanager
+async def writing(
+    session_maker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session for work outside a request that writes (a command, a test's setup): on
+    SQLite its transaction begins IMMEDIATE, so it waits for a server's writer instead of
+    failing with "database is locked"."""
+    token = WRITE_INTENT.set(True)
+    try:
+        async with session_maker() as db:
+            yield db
+    finally:
+        WRITE_INTENT.reset(token)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

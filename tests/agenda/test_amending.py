@@ -14,6 +14,7 @@ from sqlalchemy import select
 from assembly.agenda.models import Amendment, AmendmentEvent, Document
 from assembly.audit.record import text_hash
 from assembly.credentials.models import Assembly
+from assembly.db import writing
 from tests.conftest import ClientFactory, World
 
 POLICY = """# Climate and Health
@@ -175,7 +176,7 @@ async def test_a_rejected_final_vote_leaves_the_old_version_in_force(
     secretariat = await make_client(staff="secretariat")
     chair = await make_client(staff="chair")
     bylaws = await new_document(secretariat, world, kind="bylaws", text="One.\n\nTwo.")
-    async with secretariat.app.state.ctx.session_maker() as db:
+    async with writing(secretariat.app.state.ctx.session_maker) as db:
         assembly = await db.get(Assembly, world.assembly_id)
         assert assembly is not None
         assembly.starts_on = dt.date.today() + dt.timedelta(days=60)
@@ -346,7 +347,7 @@ async def test_deadlines_per_kind_and_the_chairs_ruling_on_late_amendments(
     unknown = await propose(head, constitution, change)
     assert unknown.status_code == 409 and "no start date" in unknown.json()["message"]
 
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await db.get(Assembly, world.assembly_id)
         assert assembly is not None
         # Constitution: 90 days before; bylaws: 30 days. The assembly starts in 60 days.
@@ -378,7 +379,7 @@ async def test_deadlines_per_kind_and_the_chairs_ruling_on_late_amendments(
     assert ruling["ruling"] == "Editorial; no objection." and ruling["by"] == "chair:chair"
     assert (await head.post(f"/api/amendments/{late['id']}/admit")).status_code == 403
 
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await db.get(Assembly, world.assembly_id)
         assert assembly is not None
         assembly.policy_amendment_deadline = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
@@ -477,7 +478,7 @@ async def test_refusals_say_what_is_wrong_and_store_nothing(
         response = await client.post(f"/api/documents/{doc}/amendments", json=body)
         assert response.status_code == status, (body, response.text)
         assert message in response.text, (message, response.text)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assert (await db.execute(select(Amendment))).first() is None
         assert (await db.execute(select(AmendmentEvent))).first() is None
         assert (await db.get(Document, doc)) is not None

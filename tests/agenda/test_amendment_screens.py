@@ -21,6 +21,7 @@ from assembly.agenda.amendments import Delete, Insert, Replace
 from assembly.agenda.models import Amendment, AmendmentEvent, Document
 from assembly.credentials import service
 from assembly.credentials.models import Assembly, Nmo
+from assembly.db import writing
 from tests.conftest import SECRETARIAT, ClientFactory, World, seed_world
 
 HX = {"HX-Request": "true"}
@@ -47,7 +48,7 @@ def text_of(page: str) -> str:
 
 
 async def new_document(app: Litestar, world: World, text: str = POLICY) -> int:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await service.get_assembly(db, world.assembly_id)
         document, _ = await documents.create_document(
             db, assembly, "test", "Climate and Health", "policy", text
@@ -60,7 +61,7 @@ async def submit(
     app: Litestar, document_id: int, code: str, *changes: ChangeIn, amends: int | None = None
 ) -> int:
     """An amendment stored straight through amending (the secretariat on the NMO's behalf)."""
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         document = await documents.get_document(db, document_id)
         nmo = (await db.execute(select(Nmo).where(Nmo.code == code))).scalar_one()
         amendment = await amending.submit(
@@ -71,18 +72,18 @@ async def submit(
 
 
 async def views(app: Litestar, document_id: int) -> dict[str, AmendmentView]:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         document = await documents.get_document(db, document_id)
         return {v.label: v for v in await amending.amendment_views(db, document)}
 
 
 async def amendment_count(app: Litestar) -> int:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         return int(await db.scalar(select(func.count()).select_from(Amendment)) or 0)
 
 
 async def admit_and_merge(app: Litestar, amendment_id: int) -> None:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         amendment = await amending.get_amendment(db, amendment_id)
         await amending.admit(db, "test", amendment)
         await amending.merge(db, "test", amendment)
@@ -121,7 +122,7 @@ async def test_the_list_shows_labels_states_word_diffs_and_what_no_longer_applie
     a4 = await submit(
         app, doc, "AAA", ChangeIn("replace", "p4", text="NMOs should go carbon neutral.")
     )
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         await amending.withdraw(db, SECRETARIAT, await amending.get_amendment(db, a4))
         await db.commit()
     await admit_and_merge(app, a1)
@@ -160,7 +161,7 @@ async def test_a_late_amendment_waits_for_the_chair_and_the_list_says_so(
     app: Litestar, make_client: ClientFactory, world: World
 ) -> None:
     doc = await new_document(app, world)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await db.get(Assembly, world.assembly_id)
         assert assembly is not None
         assembly.policy_amendment_deadline = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
@@ -379,7 +380,7 @@ async def test_the_secretariat_submits_on_behalf_of_an_nmo(
     assert response.status_code == 303, response.text
     a1 = (await views(app, doc))["A1"]
     assert a1.nmo_code == "CCC" and a1.sponsors == ["AAA", "DDD"]
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         event = (
             await db.execute(select(AmendmentEvent).where(AmendmentEvent.amendment_id == a1.row.id))
         ).scalar_one()
@@ -641,7 +642,7 @@ async def test_the_current_item_links_to_its_text_and_amendments(
     app: Litestar, make_client: ClientFactory, world: World
 ) -> None:
     doc = await new_document(app, world)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await service.get_assembly(db, world.assembly_id)
         item = await agenda.add_item(db, assembly, "test", "Climate policy", document_id=doc)
         await agenda.make_current(db, item)
@@ -657,5 +658,5 @@ async def test_the_document_must_exist(
 ) -> None:
     head = await make_client(token=world.token["AAA-head"])
     assert (await head.get("/documents/999/amendments")).status_code == 404
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assert await db.scalar(select(func.count()).select_from(Document)) == 0

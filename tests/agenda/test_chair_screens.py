@@ -16,6 +16,7 @@ from assembly.agenda import amending, documents
 from assembly.agenda.models import Amendment, PlenarySession
 from assembly.app import create_app
 from assembly.credentials.models import Assembly, Nmo
+from assembly.db import writing
 from assembly.settings import Settings
 from tests.conftest import PASSWORD, SECRETARIAT, ClientFactory, World
 
@@ -89,7 +90,7 @@ async def submit(
     amends: int | None = None,
     cosponsors: tuple[str, ...] = (),
 ) -> int:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         document = await documents.get_document(db, document_id)
         nmo = await db.get(Nmo, world.nmo[code])
         assert nmo is not None
@@ -109,7 +110,7 @@ async def submit(
 
 
 async def amendment_state(app: Litestar, amendment_id: int) -> str:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         amendment = await db.get(Amendment, amendment_id)
         assert amendment is not None
         return amendment.state
@@ -190,7 +191,7 @@ async def test_the_chair_adds_plenary_sessions_and_one_cannot_end_before_it_star
     assert plain.status_code == 303 and plain.headers["location"] == agenda_url(world)
     full = (await chair.get(agenda_url(world))).text
     assert "<h1>Chair" in full and "Plenary II" in full
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         stored = (await db.execute(select(PlenarySession.name))).scalars().all()
     assert sorted(stored) == ["Plenary I", "Plenary II"]
 
@@ -299,7 +300,7 @@ async def test_moving_items_reorders_them_and_each_change_is_recorded_in_words(
     assert again.status_code == 409 and "The agenda is already being voted on." in again.text
     result = await vote_and_close(make_client, world, chair, vote["id"], ALL_YES)
     assert result["adopted"] is True
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await db.get(Assembly, world.assembly_id)
         assert assembly is not None and assembly.agenda_adopted_at is not None
     page = (await chair.get(agenda_url(world), headers=HX)).text
@@ -401,7 +402,7 @@ async def test_the_chair_admits_rules_out_and_merges_amendments(
     chair, document_id = await document_on_the_floor(make_client, world)
     a1 = await submit(app, world, document_id, "AAA", replace("p3", "Schools must teach it."))
     a2 = await submit(app, world, document_id, "BBB", replace("p4", "NMOs should act."))
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await db.get(Assembly, world.assembly_id)
         assert assembly is not None
         assembly.policy_amendment_deadline = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)

@@ -22,6 +22,7 @@ from assembly.app import create_app
 from assembly.audit import keys, log, notes
 from assembly.audit import screens as audit_screens
 from assembly.audit.models import AuditCheckpoint, AuditCosignature, AuditEntry, AuditWitness
+from assembly.db import writing
 from assembly.live import broadcast
 from assembly.settings import Settings
 from tests.audit.test_log import run_vote
@@ -46,7 +47,7 @@ async def app(settings: Settings, tmp_path: Path) -> AsyncIterator[Litestar]:
 async def covering_checkpoint(app: Litestar, assembly_id: int, vote_id: int) -> AuditCheckpoint:
     """Found here from the stored rows: the vote's "vote_result" entry, and the smallest
     checkpoint whose tree includes it."""
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         results = (
             await db.execute(
                 select(AuditEntry).where(
@@ -64,7 +65,7 @@ async def covering_checkpoint(app: Litestar, assembly_id: int, vote_id: int) -> 
 
 
 async def stored_checkpoints(app: Litestar, assembly_id: int) -> list[AuditCheckpoint]:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         query = (
             select(AuditCheckpoint)
             .where(AuditCheckpoint.assembly_id == assembly_id)
@@ -189,7 +190,7 @@ async def test_the_qr_code_carries_the_stored_signed_note(
 
     monkeypatch.setattr(segno, "make_qr", spy)
     audit_screens.checkpoint_qr.cache_clear()
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         view = await audit_screens.vote_checkpoint(db, world.assembly_id, vote["id"])
     assert view is not None
     assert (view.size, view.note) == (stored.size, stored.note)
@@ -208,7 +209,7 @@ async def test_an_older_votes_checkpoint_is_found_among_many_results(
 ) -> None:
     votes = [await run_vote(make_client, world, {"AAA": "yes"}) for _ in range(3)]
     monkeypatch.setattr(log, "RESULTS_AT_A_TIME", 1)  # one result a page: the oldest is last
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         for vote in votes:
             view = await audit_screens.vote_checkpoint(db, world.assembly_id, vote["id"])
             stored = await covering_checkpoint(app, world.assembly_id, vote["id"])
@@ -248,7 +249,7 @@ async def test_the_public_log_page_shows_key_checkpoints_witnesses_and_cosignatu
 
     # A witness run by NMO AAA cosigned the first checkpoint and the latest, validly.
     witness_private, witness_key = keys.generate("aaa-witness", notes.KeyType.cosignature_v1)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         witness = AuditWitness(
             assembly_id=world.assembly_id,
             name="AAA's witness",

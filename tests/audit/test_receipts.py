@@ -27,6 +27,7 @@ from assembly.audit.receipts import (
 )
 from assembly.cli import main
 from assembly.credentials import service as credentials
+from assembly.db import writing
 from tests.conftest import ClientFactory, World, seed_world
 from tests.voting.test_screens import HX, section
 
@@ -389,7 +390,7 @@ async def test_a_receipt_carries_the_witnesses_cosignatures_of_its_checkpoint(
     witness_verifier = notes.verifier_key(
         "witness.example", witness_key.public_key(), notes.KeyType.cosignature_v1
     )
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         await witness.register(db, assembly, "test", name="", verifier_key=witness_verifier)
         latest = await log.latest_checkpoint(db, world.assembly_id)

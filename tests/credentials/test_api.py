@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly.credentials import service
 from assembly.credentials.models import CredentialEvent, Nmo
+from assembly.db import writing
 from assembly.errors import Conflict, NotAuthenticated
 from tests.conftest import PASSWORD, SECRETARIAT, ClientFactory, World, seed_world
 
@@ -572,7 +573,7 @@ async def test_the_database_refuses_a_second_standing_proxy_the_checks_did_not_s
 ) -> None:
     """What a request racing another one meets: its check read no proxy, the index refuses."""
     world = await seed_world(app, **ON)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await service.get_assembly(db, world.assembly_id)
         aaa, bbb, ccc = [await service.get_nmo(db, world.nmo[c]) for c in ("AAA", "BBB", "CCC")]
         await service.give_proxy(db, SECRETARIAT, assembly, aaa, bbb)
@@ -599,7 +600,7 @@ async def test_the_database_refuses_a_second_head_the_checks_did_not_see(
         return None
 
     monkeypatch.setattr(service, "_head_of", no_head)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         nmo = await service.get_nmo(db, world.nmo["AAA"])
         with pytest.raises(Conflict) as caught:
             await service.add_delegate(
@@ -617,7 +618,7 @@ async def test_the_database_refuses_a_duplicate_nmo_code_the_checks_did_not_see(
         return False
 
     monkeypatch.setattr(service, "nmo_code_taken", never_taken)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await service.get_assembly(db, world.assembly_id)
         with pytest.raises(Conflict) as caught:
             await service.add_nmo(db, assembly, "test", code="AAA", name="Again")
@@ -875,7 +876,7 @@ async def test_an_old_login_token_is_refused_with_a_message_the_delegate_can_act
 ) -> None:
     staff = await make_client(staff="secretariat")
     assert (await staff.post(f"/api/delegates/{world.delegate['AAA-del']}/token")).is_success
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         with pytest.raises(NotAuthenticated) as caught:
             await service.delegate_login(db, world.token["AAA-del"], 60)
     assert caught.value.status == 401

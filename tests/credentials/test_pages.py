@@ -9,32 +9,33 @@ from sqlalchemy import func, select
 
 from assembly.credentials import screens, service
 from assembly.credentials.models import Assembly, CredentialEvent, Delegate, Nmo, Proxy
+from assembly.db import writing
 from tests.conftest import PASSWORD, ClientFactory, World, seed_world
 
 HX = {"HX-Request": "true"}
 
 
 async def delegate_row(app: Litestar, delegate_id: int) -> Delegate:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         found = await db.get(Delegate, delegate_id)
         assert found is not None
         return found
 
 
 async def nmo_row(app: Litestar, nmo_id: int) -> Nmo:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         found = await db.get(Nmo, nmo_id)
         assert found is not None
         return found
 
 
 async def standing_proxies(app: Litestar, assembly_id: int) -> list[Proxy]:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         return await service.standing_proxies(db, assembly_id)
 
 
 async def add_observer(app: Litestar, world: World, code: str) -> str:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         nmo = await service.get_nmo(db, world.nmo[code])
         _, token = await service.add_delegate(
             db, app.state.ctx.sealer, nmo, "test", name=f"{code}-obs", role="observer"
@@ -105,7 +106,7 @@ async def test_secretariat_page_lists_nmos_with_class_weight_and_presence(
 async def test_secretariat_without_an_assembly_offers_to_create_one(
     app: Litestar, make_client: ClientFactory
 ) -> None:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         await service.add_staff(db, "secretariat", PASSWORD, "secretariat")
         await db.commit()
     client = await make_client(staff="secretariat")
@@ -159,7 +160,7 @@ async def test_secretariat_adds_an_nmo_with_htmx_and_without(
     duplicate = await client.post(url, data={"code": "AAA", "name": "Again"}, headers=HX)
     assert duplicate.status_code == 409
     assert "There is already an NMO with code AAA in this assembly." in duplicate.text
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         codes = set((await db.execute(select(Nmo.code))).scalars())
     assert {"FFF", "GGG"} <= codes
 
@@ -194,7 +195,7 @@ async def test_secretariat_changes_rules_and_shows_what_is_wrong(
     response = await client.post(url, data=form, headers=HX)
     assert response.status_code == 200
     assert "Saved:" in response.text and "proxies_enabled" in response.text
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await db.get(Assembly, world.assembly_id)
         assert assembly is not None
         assert (assembly.place, assembly.max_proxies) == ("Lyon", 2)
@@ -220,7 +221,7 @@ async def test_secretariat_changes_rules_and_shows_what_is_wrong(
     assert 'value="3/2"' in refused.text  # what was typed stays in the form
     plain = await client.post(url, data={**form, "self_checkin": ""}, follow_redirects=False)
     assert plain.status_code == 303
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await db.get(Assembly, world.assembly_id)
         assert assembly is not None and not assembly.self_checkin
 
@@ -319,7 +320,7 @@ async def test_csv_import_lists_every_row_error_and_imports_all_or_nothing(
         ("4", "weight"),
     ]
     assert "HHH" in html  # the pasted text stays to be fixed
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assert await db.scalar(select(func.count()).select_from(Nmo)) == 5
 
     good = "code;name;country;member_class;weight\nHHH;NMO H;Chile;full;2\nIII;NMO I;;candidate;1\n"

@@ -22,6 +22,7 @@ from assembly.agenda import documents
 from assembly.cli import main
 from assembly.credentials import service as credentials
 from assembly.credentials.models import Nmo
+from assembly.db import writing
 from assembly.voting.models import SecretChoice
 from tests.audit import test_verify
 from tests.audit.test_log import run_vote
@@ -75,7 +76,7 @@ async def test_a_bundle_verifies_and_any_change_to_a_file_in_it_fails_naming_the
     app: Litestar, make_client: ClientFactory, world: World, tmp_path: Path
 ) -> None:
     await plenary(make_client, world)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         bylaws, _ = await documents.create_document(
             db, assembly, "test", "Bylaws", "bylaws", "# Members\n\nMembers pay dues."
@@ -188,7 +189,7 @@ async def test_no_file_of_the_bundle_pairs_an_nmo_with_a_secret_choice(
     ids = await plenary(make_client, world)
     bundle = tmp_path / "bundle.zip"
     await publish_bundle(app, world, bundle)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         nmos = list((await db.execute(select(Nmo))).scalars())
         trackers = {
             c.tracker
@@ -259,7 +260,7 @@ async def test_the_secretariat_makes_bundles_over_http_and_the_latest_is_served(
 async def test_no_bundle_is_made_while_a_result_is_held(
     app: Litestar, make_client: ClientFactory, world: World
 ) -> None:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         await credentials.update_assembly(db, assembly, "test", {"publish_results": "manual"})
         await db.commit()

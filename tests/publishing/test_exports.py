@@ -20,7 +20,7 @@ from assembly.agenda.models import PlenarySession
 from assembly.credentials import service as credentials
 from assembly.credentials.models import Nmo
 from assembly.credentials.rules import format_weight
-from assembly.db import utcnow
+from assembly.db import utcnow, writing
 from assembly.publishing import service as publishing
 from assembly.voting.models import Ballot, ElectorateEntry, SecretChoice, Vote, VoteOption
 from tests.audit.test_log import run_vote
@@ -55,7 +55,7 @@ async def plenary(make_client: ClientFactory, world: World) -> dict[str, int]:
 
 async def stored(app: Litestar, vote_id: int) -> dict[str, Any]:
     """What the database holds of a vote: its result, options, electorate and ballots."""
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         vote = await db.get(Vote, vote_id)
         assert vote is not None
         codes = {n.id: n.code for n in (await db.execute(select(Nmo))).scalars()}
@@ -181,7 +181,7 @@ async def test_no_export_pairs_an_nmo_with_a_secret_choice(
 ) -> None:
     ids = await plenary(make_client, world)
     public = await make_client()
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         nmos = list((await db.execute(select(Nmo))).scalars())
     who = [n.code for n in nmos] + [n.name for n in nmos]
     secret = str(ids["secret"])
@@ -202,7 +202,7 @@ async def test_held_votes_and_sessions_are_in_no_export(
     app: Litestar, make_client: ClientFactory, world: World
 ) -> None:
     now = utcnow()
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         await credentials.update_assembly(db, assembly, "test", {"publish_results": "manual"})
         db.add(
@@ -223,7 +223,7 @@ async def test_held_votes_and_sessions_are_in_no_export(
         assert document["votes"] == []
         assert [s["attendance"] for s in document["sessions"]] == [None]
 
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         await publishing.set_published(
             db, world.assembly_id, "vote", ids["secret"], "test", utcnow()
         )
@@ -255,7 +255,7 @@ async def test_held_votes_and_sessions_are_in_no_export(
 async def test_a_text_in_force_is_markdown_with_the_pages_paragraph_numbers(
     app: Litestar, make_client: ClientFactory, world: World
 ) -> None:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         document, _ = await documents.create_document(
             db,
@@ -271,7 +271,7 @@ async def test_a_text_in_force_is_markdown_with_the_pages_paragraph_numbers(
     public = await make_client()
     held = await public.get(f"/record/{world.assembly_id}/export/documents/{document.id}.md")
     assert held.status_code == 404
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         await publishing.set_published(
             db, world.assembly_id, "document", document.id, "test", utcnow()
         )

@@ -23,7 +23,7 @@ from assembly.agenda import service as agenda
 from assembly.cli import main
 from assembly.credentials import service as credentials
 from assembly.credentials.models import Nmo
-from assembly.db import utcnow
+from assembly.db import utcnow, writing
 from assembly.publishing.minutes import minutes_html, minutes_pdf, outline
 from assembly.publishing.record import PublicRecord, build_record
 from tests.audit.test_log import run_vote
@@ -66,7 +66,7 @@ async def minutes(app: Litestar, make_client: ClientFactory, world: World) -> Mi
     one, published at their close; then a third vote held by the secretariat."""
     now = utcnow()
     hour = dt.timedelta(hours=1)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         for code, name in NAMES.items():
             await db.execute(update(Nmo).where(Nmo.id == world.nmo[code]).values(name=name))
         assembly = await credentials.get_assembly(db, world.assembly_id)
@@ -83,12 +83,12 @@ async def minutes(app: Litestar, make_client: ClientFactory, world: World) -> Mi
         NAMED: await run_vote(make_client, world, named, question=NAMED),
         SECRET: await run_vote(make_client, world, secret, question=SECRET, secret=True),
     }
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         await credentials.update_assembly(db, assembly, "test", {"publish_results": "manual"})
         await db.commit()
     votes[HELD] = await run_vote(make_client, world, {"AAA": "no"}, question=HELD)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         record = await build_record(db, world.assembly_id)
     pdf = minutes_pdf(record, app.state.ctx.jinja)
     return Minutes(record, pdf, pdf_text(pdf), votes)
@@ -192,7 +192,7 @@ async def test_the_secretariat_writes_the_minutes_and_a_marked_draft_with_the_cl
 async def test_the_staff_copy_marks_what_is_held(
     app: Litestar, minutes: Minutes, world: World
 ) -> None:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         staff = await build_record(db, world.assembly_id, staff_view=True)
     html = minutes_html(staff, app.state.ctx.jinja)
     assert HELD in html and "not published" in html

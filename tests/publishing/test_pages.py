@@ -23,7 +23,7 @@ from assembly.audit import log as audit_log
 from assembly.audit.receipts import check_receipt
 from assembly.cli import main
 from assembly.credentials import service as credentials
-from assembly.db import utcnow
+from assembly.db import utcnow, writing
 from assembly.voting import service as voting
 from assembly.voting.models import Ballot, Participation, SecretChoice
 from tests.audit.test_log import run_vote
@@ -33,7 +33,7 @@ MISSING_VOTE = "There is no published vote {} in this assembly."
 
 
 async def set_policy(app: Litestar, world: World, policy: str) -> None:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         await credentials.update_assembly(db, assembly, "test", {"publish_results": policy})
         await db.commit()
@@ -41,7 +41,7 @@ async def set_policy(app: Litestar, world: World, policy: str) -> None:
 
 async def add_bylaws(app: Litestar, world: World) -> int:
     """The Bylaws in force at version 2 (an editorial change of version 1)."""
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         document, _ = await documents.create_document(
             db,
@@ -75,7 +75,7 @@ async def test_anyone_reads_the_record_without_a_login_and_without_script(
     app: Litestar, make_client: ClientFactory, world: World
 ) -> None:
     now = utcnow()
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         sitting = await agenda.add_session(
             db,
@@ -204,7 +204,7 @@ async def test_with_the_session_end_policy_a_result_waits_for_the_end_of_its_ses
 ) -> None:
     await set_policy(app, world, "session_end")
     ends = utcnow() + dt.timedelta(seconds=3)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         await agenda.add_session(
             db, assembly, "test", "Plenary I", ends - dt.timedelta(hours=1), ends
@@ -288,7 +288,7 @@ async def seed_full_assembly(app: Litestar, nmos: int, votes: int, secret_every:
     )
     ctx = app.state.ctx
     choices = ("yes", "no", "abstain")
-    async with ctx.session_maker() as db:
+    async with writing(ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         for number in range(votes):
             secret = number % secret_every == 0

@@ -12,7 +12,7 @@ from litestar import Litestar
 from assembly.agenda import documents
 from assembly.agenda import service as agenda
 from assembly.credentials import service as credentials
-from assembly.db import utcnow
+from assembly.db import utcnow, writing
 from tests.audit.test_log import run_vote
 from tests.conftest import ClientFactory, World, seed_world
 from tests.publishing.test_pages import set_policy
@@ -32,7 +32,7 @@ def state(states: dict[str, Any], kind: str, item_id: int) -> dict[str, Any]:
 
 
 async def add_session(app: Litestar, world: World, starts: dt.datetime, ends: dt.datetime) -> int:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         sitting = await agenda.add_session(db, assembly, "test", "Plenary I", starts, ends)
         await db.commit()
@@ -224,7 +224,7 @@ async def test_the_screen_sets_the_policy_and_releases_a_session_with_its_held_r
 async def test_a_text_in_force_is_published_and_held_like_a_result(
     app: Litestar, make_client: ClientFactory, world: World
 ) -> None:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         bylaws, _ = await documents.create_document(
             db, assembly, "test", "Bylaws", "bylaws", "Members pay dues."

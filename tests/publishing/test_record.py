@@ -11,7 +11,7 @@ from litestar import Litestar
 
 from assembly.agenda.models import PlenarySession
 from assembly.credentials import service as credentials
-from assembly.db import utcnow
+from assembly.db import utcnow, writing
 from assembly.publishing import service as publishing
 from assembly.publishing.record import build_record
 from tests.audit.test_log import run_vote
@@ -19,7 +19,7 @@ from tests.conftest import ClientFactory, World
 
 
 async def record_of(app: Litestar, world: World, **kwargs: object):  # type: ignore[no-untyped-def]
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         return await build_record(db, world.assembly_id, **kwargs)  # type: ignore[arg-type]
 
 
@@ -46,7 +46,7 @@ async def test_a_named_vote_has_a_roll_call_and_a_secret_vote_only_totals_and_tr
 async def test_held_results_are_out_of_the_record_until_published(
     app: Litestar, make_client: ClientFactory, world: World
 ) -> None:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         await credentials.update_assembly(db, assembly, "test", {"publish_results": "manual"})
         await db.commit()
@@ -54,7 +54,7 @@ async def test_held_results_are_out_of_the_record_until_published(
     assert (await record_of(app, world)).votes == []
     staff = await record_of(app, world, staff_view=True)
     assert [v.id for v in staff.votes] == [vote["id"]] and not staff.votes[0].published
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         await publishing.set_published(db, world.assembly_id, "vote", vote["id"], "test", utcnow())
         await db.commit()
     assert [v.id for v in (await record_of(app, world)).votes] == [vote["id"]]
@@ -64,7 +64,7 @@ async def test_session_end_policy_publishes_when_the_session_ends(
     app: Litestar, make_client: ClientFactory, world: World
 ) -> None:
     now = utcnow()
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         await credentials.update_assembly(db, assembly, "test", {"publish_results": "session_end"})
         db.add(
@@ -86,7 +86,7 @@ async def test_attendance_counts_delegates_checked_in_during_the_session(
     app: Litestar, world: World
 ) -> None:
     now = utcnow()
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         db.add(
             PlenarySession(
                 assembly_id=world.assembly_id,

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from assembly.app import create_app
 from assembly.credentials import service as credentials
+from assembly.db import writing
 from assembly.settings import Settings
 from assembly.voting import screens
 from assembly.voting import service as voting
@@ -39,7 +40,7 @@ async def prepare(chair: Any, world: World, **fields: str) -> int:
         f"/chair/assemblies/{world.assembly_id}/votes", data=form, follow_redirects=False
     )
     assert response.status_code == 303, response.text
-    async with chair.app.state.ctx.session_maker() as db:
+    async with writing(chair.app.state.ctx.session_maker) as db:
         newest = await db.scalar(
             select(func.max(Vote.id)).where(Vote.assembly_id == world.assembly_id)
         )
@@ -86,7 +87,7 @@ def text_of(html: str) -> str:
 
 
 async def give_proxy(app: Litestar, world: World, giver: str, holder: str) -> None:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         await credentials.give_proxy(
             db,
             SECRETARIAT,
@@ -98,7 +99,7 @@ async def give_proxy(app: Litestar, world: World, giver: str, holder: str) -> No
 
 
 async def add_observer(app: Litestar, world: World, code: str) -> str:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         nmo = await credentials.get_nmo(db, world.nmo[code])
         _, token = await credentials.add_delegate(
             db, app.state.ctx.sealer, nmo, "test", name=f"{code}-obs", role="observer"
@@ -108,7 +109,7 @@ async def add_observer(app: Litestar, world: World, code: str) -> str:
 
 
 async def ballots_stored(app: Litestar, vote_id: int) -> int:
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         named = await db.scalar(
             select(func.count()).select_from(Ballot).where(Ballot.vote_id == vote_id)
         )
@@ -665,7 +666,7 @@ def session_of(client: TestClient[Litestar], path: str, **kwargs: Any) -> dict[s
 @pytest.fixture
 async def draft_world(app: Litestar) -> tuple[World, int]:
     world = await seed_world(app)
-    async with app.state.ctx.session_maker() as db:
+    async with writing(app.state.ctx.session_maker) as db:
         assembly = await credentials.get_assembly(db, world.assembly_id)
         vote = await voting.create_vote(
             db, assembly, "test", voting.VoteSpec(question="Shall we break for lunch?")
