@@ -4,8 +4,9 @@
 #               (HOST=127.0.0.1 and PORT=8000 unless given: make demo PORT=8080)
 #   make test   ruff (lint and format), mypy, then pytest on SQLite and, side by side with
 #               it, pytest on PostgreSQL when ASSEMBLY_TEST_DATABASE_URL is set (without the
-#               browser and Redis tests, which the SQLite run has); every step runs, and the
-#               summary names the steps that failed
+#               browser and Redis tests, which the SQLite run has; its two-process scale-out
+#               test makes a database of its own on that PostgreSQL server); every step runs,
+#               and the summary names the steps that failed
 #
 # Both create .venv on first use and install the package with its dev tools into it; later
 # runs reinstall only when pyproject.toml changes. JUNIT_DIR=dir makes pytest write JUnit
@@ -76,7 +77,9 @@ typecheck: $(INSTALLED)
 
 pytest-sqlite: $(INSTALLED)
 	@$(if $(JUNIT_DIR),mkdir -p $(JUNIT_DIR) && rm -f $(JUNIT_DIR)/sqlite.xml)
-	env -u ASSEMBLY_TEST_DATABASE_URL $(BIN)/pytest $(call junit,sqlite) $(PYTEST_ARGS)
+	env -u ASSEMBLY_TEST_DATABASE_URL \
+		ASSEMBLY_TEST_SCALEOUT_DATABASE_URL="$${ASSEMBLY_TEST_SCALEOUT_DATABASE_URL:-$$ASSEMBLY_TEST_DATABASE_URL}" \
+		$(BIN)/pytest $(call junit,sqlite) $(PYTEST_ARGS)
 
 pytest-postgresql: $(INSTALLED)
 	@$(if $(JUNIT_DIR),mkdir -p $(JUNIT_DIR) && rm -f $(JUNIT_DIR)/postgresql.xml)

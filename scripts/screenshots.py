@@ -146,6 +146,13 @@ def serve(workdir: Path, port: int) -> Iterator[str]:
             process.wait(timeout=15)
 
 
+def with_csrf_token(client: httpx.Client) -> httpx.Client:
+    """Send the CSRF token the server asks of every POST, as its pages do (any GET sets it)."""
+    client.get("/health")
+    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+    return client
+
+
 def ok(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         raise SystemExit(f"{response.request.method} {response.request.url}: {response.text}")
@@ -164,13 +171,13 @@ class Plenary:
         for link in links:
             if link.role != "head":
                 continue
-            phone = httpx.Client(base_url=base_url, timeout=30)
+            phone = with_csrf_token(httpx.Client(base_url=base_url, timeout=30))
             if phone.get(link.url, follow_redirects=False).status_code == 303:
                 self.phones.append(phone)
 
     @staticmethod
     def _staff(base_url: str, role: str) -> httpx.Client:
-        client = httpx.Client(base_url=base_url, timeout=30)
+        client = with_csrf_token(httpx.Client(base_url=base_url, timeout=30))
         ok(
             client.post(
                 "/api/auth/login", json={"username": role, "password": DEMO_PASSWORDS[role]}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -28,6 +29,7 @@ from assembly.app import create_app
 from assembly.credentials import service
 from assembly.credentials.auth import Principal, Role, TokenSealer
 from assembly.db import writing
+from assembly.security import CSRF_COOKIE, CSRF_HEADER
 from assembly.settings import Settings, normalise_database_url
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -160,6 +162,19 @@ async def db(app: Litestar) -> AsyncIterator[AsyncSession]:
 ClientFactory = Callable[..., Awaitable[AsyncTestClient[Litestar]]]
 
 
+async def with_csrf_token(client: AsyncTestClient[Litestar]) -> None:
+    """Send the CSRF token on every request, as the pages do: any GET sets the cookie."""
+    await client.get("/health")
+    client.headers[CSRF_HEADER] = client.cookies[CSRF_COOKIE]
+
+
+def with_csrf_token_sync(client: httpx.Client) -> httpx.Client:
+    """with_csrf_token for a blocking client (a TestClient, or httpx against a real server)."""
+    client.get("/health")
+    client.headers[CSRF_HEADER] = client.cookies[CSRF_COOKIE]
+    return client
+
+
 @pytest.fixture
 async def make_client(app: Litestar) -> AsyncIterator[ClientFactory]:
     """make_client() → anonymous; make_client(staff="secretariat") or make_client(token=...)."""
@@ -176,6 +191,7 @@ async def make_client(app: Litestar) -> AsyncIterator[ClientFactory]:
         else:
             await client.__aenter__()
         opened.append(client)
+        await with_csrf_token(client)
         if staff is not None:
             response = await client.post(
                 "/api/auth/login", json={"username": staff, "password": PASSWORD}

@@ -68,3 +68,11 @@ def test_settings_read_the_environment_and_refuse_bad_values() -> None:
         Settings.from_env({"ASSEMBLY_SECRET_KEY": "short"})
     with pytest.raises(SettingsError, match="postgresql:// or sqlite:///"):
         Settings.from_env({"ASSEMBLY_DATABASE_URL": "mysql://x"})
+
+
+def test_the_channel_prefix_is_the_postgresql_database_name_unless_set() -> None:
+    pg = {"ASSEMBLY_DATABASE_URL": "postgresql://u@db:5432/ga2026"}
+    assert Settings.from_env(pg).channel_prefix == "ga2026"
+    assert Settings.from_env({**pg, "ASSEMBLY_CHANNEL_PREFIX": "spring"}).channel_prefix == "spring"
+    assert Settings.from_env({**pg, "ASSEMBLY_CHANNEL_PREFIX": ""}).channel_prefix == ""
+    assert Settings.from_env({}).channel_prefix == ""  # SQLite: one process

@@ -1,5 +1,6 @@
-"""Security rules: the WebSocket Origin check, the headers on every response and the session
-cookie's flags."""
+"""Security rules: the WebSocket Origin check, the headers on every response (HSTS over https
+only) and the session and CSRF cookies' flags. CSRF itself: tests/test_csrf.py; no secrets in
+the server's logs: tests/test_logs.py."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ from litestar.testing import TestClient
 
 from assembly.app import create_app
 from assembly.live.routes import origin_allowed
-from assembly.security import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
+from assembly.security import (
+    CONTENT_SECURITY_POLICY,
+    CSRF_COOKIE,
+    SECURITY_HEADERS,
+    STRICT_TRANSPORT_SECURITY,
+)
 from assembly.settings import Settings
-from tests.conftest import PASSWORD, ClientFactory, World
+from tests.conftest import PASSWORD, ClientFactory, World, with_csrf_token_sync
 
 
 def socket_with(headers: dict[str, str]) -> Any:
@@ -37,7 +43,7 @@ def test_a_socket_without_an_origin_is_left_to_the_session() -> None:
 
 async def test_every_response_carries_the_security_headers(make_client: ClientFactory) -> None:
     client = await make_client()
-    for path in ("/", "/api/auth/me", "/static/app.css"):
+    for path in ("/", "/api/auth/me", "/static/app.css", "/no-such-page"):
         response = await client.get(path)
         for name, value in SECURITY_HEADERS.items():
             assert response.headers.get(name) == value, (path, name)
@@ -56,6 +62,7 @@ async def test_session_cookies_are_httponly_and_samesite_and_secure_over_https(
     https = create_app(replace(settings, public_url="https://ga.example.org"))
     try:
         with TestClient(https, base_url="https://ga.example.org") as browser:
+            with_csrf_token_sync(browser)
             login = browser.post(
                 "/api/auth/login", json={"username": "chair", "password": PASSWORD}
             )
@@ -63,6 +70,43 @@ async def test_session_cookies_are_httponly_and_samesite_and_secure_over_https(
             assert "secure" in login.headers["set-cookie"].lower()
     finally:
         await https.state.ctx.engine.dispose()
+
+
+async def test_the_csrf_cookie_has_the_session_cookies_flags(
+    settings: Settings, make_client: ClientFactory
+) -> None:
+    browser = await make_client()
+    browser.cookies.clear()
+    cookie = (await browser.get("/login")).headers["set-cookie"].lower()
+    assert cookie.startswith(f"{CSRF_COOKIE}=")
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+    https = create_app(replace(settings, public_url="https://ga.example.org"))
+    try:
+        with TestClient(https, base_url="https://ga.example.org") as client:
+            cookie = client.get("/login").headers["set-cookie"].lower()
+            assert cookie.startswith(f"{CSRF_COOKIE}=") and "secure" in cookie
+    finally:
+        await https.state.ctx.engine.dispose()
+
+
+async def test_hsts_is_sent_over_https_only(settings: Settings, make_client: ClientFactory) -> None:
+    paths = ("/", "/login", "/api/auth/me", "/static/app.css", "/no-such-page")
+    plain = await make_client()
+    for path in paths:
+        assert "strict-transport-security" not in (await plain.get(path)).headers, path
+    https = create_app(replace(settings, public_url="https://ga.example.org"))
+    try:
+        with TestClient(https, base_url="https://ga.example.org") as client:
+            for path in paths:
+                response = client.get(path)
+                assert response.headers.get("strict-transport-security") == (
+                    STRICT_TRANSPORT_SECURITY
+                ), (path, response.status_code, dict(response.headers))
+                for name, value in SECURITY_HEADERS.items():
+                    assert response.headers.get(name) == value, (path, name)
+    finally:
+        await https.state.ctx.engine.dispose()
+    assert STRICT_TRANSPORT_SECURITY == "max-age=31536000"
 
 
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)

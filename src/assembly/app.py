@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
 )
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from litestar import Litestar, MediaType, Request, Response, Router, get
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
@@ -20,15 +22,23 @@ from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    PermissionDeniedException,
+    SerializationException,
+    ValidationException,
+)
 from litestar.logging.config import LoggingConfig
 from litestar.middleware.base import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
+from litestar.template.base import csrf_token
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
+from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -45,13 +55,33 @@ from assembly.credentials.auth import (
 )
 from assembly.credentials.limits import LoginLimits, TooManyAttempts
 from assembly.db import WRITE_INTENT, check_migrated, create_engine
-from assembly.errors import DomainError, LoginRequired, NotAuthenticated
+from assembly.errors import (
+    MAX_NUMBER,
+    DomainError,
+    LoginRequired,
+    NotAuthenticated,
+    NotFound,
+    UnsupportedMediaType,
+)
 from assembly.live.broadcast import as_of, start_reading
-from assembly.security import security_headers_middleware
+from assembly.openapi import JSON_PATHS, ClosedStructSchemaPlugin, declare_error_responses
+from assembly.security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    CSRF_MESSAGE,
+    CSRF_REFUSED,
+    csrf_config,
+    csrf_cookie_valid,
+    log_exception_by_route,
+    security_headers_hook,
+)
 from assembly.settings import Settings
 from assembly.voting.writer import BallotWriter
 
 STATIC_DIR = Path(__file__).parent / "static"
+# The largest request body a route takes unless it says otherwise: ample for any form or
+# JSON request, and a bound on what a client can make the server read.
+MAX_BODY_BYTES = 1_000_000
 
 
 @dataclass
@@ -76,15 +106,16 @@ class AppContext:
 
 def _channels_backend(settings: Settings) -> ChannelsBackend:
     if settings.redis_url:
-        from litestar.channels.backends.redis import RedisChannelsPubSubBackend
         from redis.asyncio import Redis
 
-        return RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url))
+        from assembly.live.backends import PrefixedRedisBackend
+
+        return PrefixedRedisBackend(Redis.from_url(settings.redis_url), settings.channel_prefix)
     return MemoryChannelsBackend()
 
 
 def _wants_html(request: Request[Any, Any, Any]) -> bool:
-    return not request.url.path.startswith(("/api/", "/health", "/schema"))
+    return not request.url.path.startswith(JSON_PATHS)
 
 
 def _error_response(
@@ -115,6 +146,77 @@ def _error_response(
     return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
+async def refuse_bad_requests(request: Request[Any, Any, Any]) -> None:
+    """What every request must be before its handler reads it. An id in the path beyond
+    MAX_NUMBER names nothing that exists (the query's numbers are bounded where they are
+    declared). A JSON API body is sent as JSON (a form or text/plain body is what a page of
+    another site could send without asking the browser first), with the types its schema
+    declares: Litestar would turn 1 into true and "2" into 2."""
+    for name, value in request.path_params.items():
+        if isinstance(value, int) and abs(value) > MAX_NUMBER:
+            what = "version" if name == "number" else name.removesuffix("_id").replace("_", " ")
+            raise NotFound(f"There is no {what} {value}.")
+    params = [("path", k, v) for k, v in request.path_params.items()]
+    params += [("query", k, v) for k, v in request.query_params.multi_items()]
+    for source, key, value in params:
+        _refuse_bad_text(value, key, source)
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if data is None or not request.url.path.startswith("/api/"):
+        return
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Send the body as JSON (Content-Type: application/json), not {media_type}."
+        )
+    if not await request.body():
+        return  # the handler says that the body is missing
+    try:
+        body = await request.json()
+    except SerializationException as exc:
+        raise ClientException(str(exc)) from exc  # malformed JSON: see http_error_handler
+    _refuse_bad_text(body, "", "body")
+    try:
+        msgspec.convert(body, data.annotation, strict=True)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `$")
+        key = where.rstrip("`").lstrip(".") or "body"
+        raise ValidationException(
+            extra=[{"message": message, "key": key, "source": "body"}]
+        ) from None
+
+
+def _refuse_bad_text(value: Any, where: str, source: str) -> None:
+    """Text that no database column takes (PostgreSQL's refuse it, SQLite's would keep it):
+    a NUL character, or half of a UTF-16 surrogate pair."""
+    if isinstance(value, str):
+        if "\x00" in value or (not value.isascii() and _not_utf8(value)):
+            raise ValidationException(
+                extra=[
+                    {
+                        "message": "text may not hold a NUL character (\\u0000) or an "
+                        "unpaired surrogate (\\ud800 to \\udfff)",
+                        "key": where or source,
+                        "source": source,
+                    }
+                ]
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_bad_text(key, where or source, source)
+            _refuse_bad_text(item, f"{where}.{key}" if where else str(key), source)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_bad_text(item, f"{where}[{i}]", source)
+
+
+def _not_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     errors = list(getattr(exc, "errors", []))
     response = _error_response(
@@ -130,22 +232,56 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
     return response
 
 
+def _explain(error: dict[str, Any]) -> str:
+    key, message = error.get("key") or "body", error.get("message")
+    if error.get("source") == "body" and message == f"'{key}'":
+        # Litestar's word for a body that is not there at all.
+        return "body: the request has no body; send it as JSON"
+    return f"{key}: {message}"
+
+
 def validation_error_handler(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[Any]:
     extra = exc.extra if isinstance(exc.extra, list) else []
-    details = "; ".join(
-        f"{e.get('key') or 'body'}: {e.get('message')}" for e in extra if isinstance(e, dict)
-    )
+    details = "; ".join(_explain(e) for e in extra if isinstance(e, dict))
     message = f"The request is not valid: {details}" if details else str(exc.detail)
     return _error_response(request, 400, "invalid_request", message, list(extra))
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, PermissionDeniedException) and exc.detail == CSRF_REFUSED:
+        response = _error_response(request, 403, "csrf_failed", CSRF_MESSAGE, [])
+        cookie = request.cookies.get(CSRF_COOKIE)
+        settings: Settings = request.app.state.ctx.settings
+        if cookie is not None and not csrf_cookie_valid(settings, cookie):
+            # Made under another secret key: drop it, so that the reload gets a valid one.
+            response.delete_cookie(CSRF_COOKIE, path="/")
+        return response
+    if exc.status_code == 413:
+        limit = request.route_handler.resolve_request_max_body_size()
+        message = f"The request body is too large: this address takes at most {limit:,} bytes."
+        return _error_response(request, 413, "too_large", message, [])
+    if isinstance(exc.__cause__, SerializationException):
+        detail = str(exc.detail)
+        if not detail.startswith("JSON"):
+            detail = f"JSON is malformed: {detail[:1].lower()}{detail[1:]}"
+        return _error_response(request, exc.status_code, "invalid_json", detail, [])
     return _error_response(request, exc.status_code, "http_error", str(exc.detail), [])
 
 
-@get("/health", opt=roles(ALL_ROLES), operation_id="health")
+@get(
+    "/health",
+    opt=roles(ALL_ROLES),
+    operation_id="health",
+    responses={
+        503: ResponseSpec(
+            dict[str, Any],
+            generate_examples=False,
+            description="The database or the real-time channels do not answer",
+        )
+    },
+)
 async def health(state: State) -> Response[dict[str, Any]]:
     """Whether the database and the real-time channels answer."""
     ctx: AppContext = state.ctx
@@ -178,6 +314,15 @@ async def health(state: State) -> Response[dict[str, Any]]:
     return Response(report, status_code=200 if ok else 503)
 
 
+@pass_context
+def csrf_field(context: Context) -> Markup:
+    """A plain form's hidden CSRF token (htmx requests send it as a header, static/csrf.js).
+    Fragments pushed over the WebSocket render without a request, so without a token: only
+    pages running JavaScript receive them, and there htmx and ballot.js send the header."""
+    token = csrf_token(context.get_all()) if "request" in context else ""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
 def make_jinja(settings: Settings) -> Environment:
     """One Jinja environment for pages and for the fragments pushed over WebSockets."""
     from assembly.credentials.rules import format_weight
@@ -190,6 +335,7 @@ def make_jinja(settings: Settings) -> Environment:
         lstrip_blocks=True,
     )
     env.filters["weight"] = format_weight
+    env.globals["csrf_field"] = csrf_field
     env.globals["version"] = __version__
     env.globals["as_of"] = as_of
     return env
@@ -274,7 +420,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             await asyncio.wait(tasks, timeout=5)
         await engine.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *api_routes(),
             *vote_api_routes(),
@@ -295,12 +441,16 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
                 include_in_schema=False,
             ),
         ],
-        plugins=[SQLAlchemyPlugin(config=db_config), channels],
+        plugins=[SQLAlchemyPlugin(config=db_config), channels, ClosedStructSchemaPlugin()],
         middleware=[
-            security_headers_middleware,
             RequestMarksMiddleware,
             DefineMiddleware(SessionAuthMiddleware, exclude=["/static", "/schema"]),
         ],
+        before_send=[security_headers_hook(settings)],
+        csrf_config=csrf_config(settings),
+        before_request=refuse_bad_requests,
+        # Routes that take a whole document or a file to import allow more (5 MB).
+        request_max_body_size=MAX_BODY_BYTES,
         state=State({"ctx": ctx}),
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
@@ -319,12 +469,17 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
         ),
-        # Unhandled errors are logged with their traceback (never request bodies).
+        # Unhandled errors are logged with their traceback and route (never request bodies,
+        # nor paths, which may carry login tokens).
         logging_config=LoggingConfig(
-            log_exceptions="always", disable_stack_trace={400, 401, 403, 404, 405, 409, 422}
+            log_exceptions="always",
+            disable_stack_trace={400, 401, 403, 404, 405, 409, 422},
+            exception_logging_handler=log_exception_by_route,
         ),
         debug=settings.debug,
     )
+    declare_error_responses(app)
+    return app
 
 
 __all__ = ["SESSION_COOKIE", "AppContext", "NotAuthenticated", "create_app"]

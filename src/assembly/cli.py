@@ -917,5 +917,14 @@ def quorum(assembly_id: int) -> None:
     click.echo(run_db(load_settings(), work))
 
 
+def _add_bench() -> None:
+    from assembly.bench.command import bench
+
+    main.add_command(bench)
+
+
+_add_bench()
+
+
 if __name__ == "__main__":
     main()

@@ -42,6 +42,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class UnsupportedMediaType(DomainError):
+    """The body is not in the format the address reads (the JSON API reads JSON)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Invalid(DomainError):
     """The input itself is wrong (a value, a field, a row of a file)."""
 
@@ -51,3 +58,8 @@ class Invalid(DomainError):
     def __init__(self, message: str, *, errors: list[dict[str, object]] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or []
+
+
+# Numbers in a path or a query stay within 32 bits: more than an assembly will ever count,
+# and what PostgreSQL's INTEGER columns hold (beyond it the database driver fails instead).
+MAX_NUMBER = 2**31 - 1

@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_VAR_DIR = Path("var")
@@ -35,12 +36,23 @@ def default_database_url(var_dir: Path = DEFAULT_VAR_DIR) -> str:
     return f"sqlite+aiosqlite:///{var_dir / 'assembly.sqlite3'}"
 
 
+def default_channel_prefix(database_url: str) -> str:
+    """The PostgreSQL database's name: the processes of one deployment share their database,
+    two deployments on one server use two. SQLite serves one process: no prefix."""
+    if not database_url.startswith("postgresql"):
+        return ""
+    return urlsplit(database_url).path.lstrip("/")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the server needs to know; built once and handed to create_app()."""
 
     database_url: str = field(default_factory=default_database_url)
     redis_url: str | None = None
+    # Redis hands a message to every subscriber of its channel, whatever database number they
+    # chose: the processes of one deployment share a prefix, deployments sharing a Redis don't.
+    channel_prefix: str = ""
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"
     templates_dir: Path = PROJECT_ROOT / "templates"
@@ -67,6 +79,9 @@ class Settings:
             values["database_url"] = normalise_database_url(url)
         if redis := env.get("ASSEMBLY_REDIS_URL"):
             values["redis_url"] = redis
+        derived = default_channel_prefix(str(values.get("database_url", "")))
+        if prefix := env.get("ASSEMBLY_CHANNEL_PREFIX", derived):
+            values["channel_prefix"] = prefix
         if key := env.get("ASSEMBLY_SECRET_KEY"):
             if len(key) < 32:
                 raise SettingsError("ASSEMBLY_SECRET_KEY must be at least 32 characters long")
@@ -91,6 +106,16 @@ class Settings:
                 settings, secret_key=secrets.token_urlsafe(48), ephemeral_secret=True
             )
         return settings
+
+    @property
+    def over_https(self) -> bool:
+        """Served over https: cookies are Secure (even if ASSEMBLY_COOKIE_SECURE was
+        forgotten) and browsers are told to keep to https (HSTS)."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure or self.over_https
 
     @property
     def is_sqlite(self) -> bool:

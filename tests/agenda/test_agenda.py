@@ -7,7 +7,7 @@ from litestar.testing import TestClient
 
 from assembly.app import create_app
 from assembly.settings import Settings
-from tests.conftest import PASSWORD, ClientFactory, World
+from tests.conftest import PASSWORD, ClientFactory, World, with_csrf_token_sync
 
 HX = {"HX-Request": "true"}
 
@@ -70,6 +70,7 @@ async def test_the_chair_screen_adds_an_item_and_makes_it_current(
 
 def test_moving_to_an_item_is_pushed_to_every_screen(settings: Settings, world: World) -> None:
     with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
+        with_csrf_token_sync(client)
         login = client.post("/api/auth/login", json={"username": "chair", "password": PASSWORD})
         assert login.status_code == 200
         item = client.post(

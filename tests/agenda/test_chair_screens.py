@@ -18,7 +18,7 @@ from assembly.app import create_app
 from assembly.credentials.models import Assembly, Nmo
 from assembly.db import writing
 from assembly.settings import Settings
-from tests.conftest import PASSWORD, SECRETARIAT, ClientFactory, World
+from tests.conftest import PASSWORD, SECRETARIAT, ClientFactory, World, with_csrf_token_sync
 
 HX = {"HX-Request": "true"}
 
@@ -574,6 +574,7 @@ def test_vote_now_is_pushed_to_every_screen(settings: Settings, world: World) ->
     from litestar.testing import TestClient
 
     with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
+        with_csrf_token_sync(client)
         assert (
             client.post(
                 "/api/auth/login", json={"username": "secretariat", "password": PASSWORD}

@@ -209,7 +209,7 @@ async def test_an_older_votes_checkpoint_is_found_among_many_results(
 ) -> None:
     votes = [await run_vote(make_client, world, {"AAA": "yes"}) for _ in range(3)]
     monkeypatch.setattr(log, "RESULTS_AT_A_TIME", 1)  # one result a page: the oldest is last
-    async with writing(app.state.ctx.session_maker) as db:
+    async with app.state.ctx.session_maker() as db:  # reads only
         for vote in votes:
             view = await audit_screens.vote_checkpoint(db, world.assembly_id, vote["id"])
             stored = await covering_checkpoint(app, world.assembly_id, vote["id"])

@@ -487,6 +487,11 @@ def test_parse_weight_reads_exact_numbers(raw: object, value: Fraction) -> None:
         ("1e-9", "out of range"),
         (1_000_001, "out of range"),
         ("1/10001", "out of range"),
+        # Read at once, not by computing 10**999999999.
+        ("1e999999999", "out of range"),
+        ("1e-999999999", "out of range"),
+        ("1e9_999_999", "out of range"),
+        ("1" * 5000, "out of range"),
     ],
 )
 def test_parse_weight_refuses_what_is_not_an_exact_positive_number(

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from assembly.demo import DEMO_PASSWORDS
+from assembly.security import CSRF_COOKIE, CSRF_HEADER
 from tests.e2e.conftest import SCREENSHOTS, DemoServer
 
 pytestmark = pytest.mark.e2e
@@ -47,8 +48,11 @@ def staff_page(context: BrowserContext, who: str) -> Page:
 
 
 def api(page: Page, method: str, path: str, body: Any = None) -> Any:
-    """A JSON request with the page's own session (its cookies)."""
-    response = page.request.fetch(path, method=method, data=body)
+    """A JSON request with the page's own session (its cookies), and its CSRF token as the
+    page's scripts send it."""
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == CSRF_COOKIE)
+    headers = {} if method == "GET" else {CSRF_HEADER: token}
+    response = page.request.fetch(path, method=method, data=body, headers=headers)
     assert response.ok, f"{method} {path}: {response.status} {response.text()}"
     return response.json()
 

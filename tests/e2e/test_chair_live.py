@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import APIResponse, BrowserContext, Page, Route, expect
 
 from assembly.demo import DEMO_PASSWORDS
+from tests.conftest import with_csrf_token_sync
 from tests.e2e.conftest import DemoServer
 
 pytestmark = pytest.mark.e2e
@@ -23,6 +24,7 @@ PRESENT = re.compile(r"(\d+) of (\d+) Full Members present")
 @pytest.fixture
 def desk_api(demo_server: DemoServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=demo_server.base_url, timeout=10) as client:
+        with_csrf_token_sync(client)
         response = client.post(
             "/api/auth/login", json={"username": "desk", "password": DEMO_PASSWORDS["desk"]}
         )

@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Dialog, Locator, Page, expect
 
 from assembly.demo import DEMO_NMOS, DEMO_PASSWORDS
+from tests.conftest import with_csrf_token_sync
 from tests.e2e.conftest import SCREENSHOTS, DelegateLink, DemoServer
 
 pytestmark = pytest.mark.e2e
@@ -206,6 +207,7 @@ def proxy_counts(demo_server: DemoServer) -> Iterator[None]:
     the proxy carries no vote (RULES.md: a delegation is credentialed before it may vote).
     The desk credentials it for this plenary and withdraws the credentials afterwards."""
     with httpx.Client(base_url=demo_server.base_url, timeout=10) as desk:
+        with_csrf_token_sync(desk)
         login = desk.post(
             "/api/auth/login", json={"username": "desk", "password": DEMO_PASSWORDS["desk"]}
         )

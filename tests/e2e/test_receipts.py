@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from assembly.audit.receipts import check_receipt
 from assembly.demo import DEMO_PASSWORDS
+from tests.conftest import with_csrf_token_sync
 from tests.e2e.conftest import SCREENSHOTS, DemoServer
 from tests.e2e.test_plenary import LIVE_MS, NewContext, phone_screen, receipt_of, review
 
@@ -28,6 +29,7 @@ CLOSED_MS = LIVE_MS + 4_000
 @pytest.fixture
 def chair_api(demo_server: DemoServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=demo_server.base_url, timeout=10) as chair:
+        with_csrf_token_sync(chair)
         login = chair.post(
             "/api/auth/login", json={"username": "chair", "password": DEMO_PASSWORDS["chair"]}
         )

@@ -29,7 +29,7 @@ from assembly.demo import (
     DEMO_PASSWORDS,
     DEMO_SECRET,
 )
-from tests.conftest import TEST_DB_URL
+from tests.conftest import TEST_DB_URL, with_csrf_token_sync
 from tests.e2e.conftest import free_port, parse_links, server_env, wait_until_healthy
 
 pytestmark = pytest.mark.skipif(
@@ -142,7 +142,7 @@ def test_sigkill_during_a_ballot_burst_loses_no_acknowledged_ballot(
 ) -> None:
     srv, report = server
     base = srv.base_url
-    chair = httpx.Client(base_url=base, timeout=10)
+    chair = with_csrf_token_sync(httpx.Client(base_url=base, timeout=10))
     phones: list[Phone] = []
     try:
         login = chair.post(
@@ -163,7 +163,7 @@ def test_sigkill_during_a_ballot_burst_loses_no_acknowledged_ballot(
         for link in parse_links(report):
             if link.role != "head":
                 continue
-            client = httpx.Client(base_url=base, timeout=10)
+            client = with_csrf_token_sync(httpx.Client(base_url=base, timeout=10))
             phones.append(Phone(link.nmo_code, client, {}))
             landed = client.get(link.url.removeprefix(base))  # sets the session cookie
             assert landed.status_code == 303, (link, landed.text)

@@ -9,22 +9,29 @@ its own app instance, so no database connection is shared between two event loop
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import queue
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from uuid import uuid4
 
 import pytest
 from litestar import Litestar
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 from redis import Redis
 
 from assembly.app import create_app
 from assembly.credentials.auth import SESSION_COOKIE
+from assembly.live.routes import hold_screen
+from assembly.security import CSRF_COOKIE
 from assembly.settings import Settings
-from tests.conftest import PASSWORD, World, seed_world
+from tests.conftest import PASSWORD, World, seed_world, with_csrf_token_sync
 
 BASE_URL = "http://testserver.local"
 WAIT_S = 10.0
@@ -40,7 +47,7 @@ async def absent_world(app: Litestar) -> World:
 def client_for(settings: Settings) -> Iterator[TestClient[Litestar]]:
     """One app instance (one server process) and a client to it."""
     with TestClient(app=create_app(settings), base_url=BASE_URL, timeout=WAIT_S) as client:
-        yield client
+        yield with_csrf_token_sync(client)
 
 
 Headers = dict[str, str]
@@ -51,8 +58,9 @@ def _session(client: TestClient[Litestar]) -> Headers:
     people (every screen must share one app, and so one client, for in-memory channels)."""
     secret = client.cookies.get(SESSION_COOKIE)
     assert secret, "no session cookie after login"
-    client.cookies.clear()
-    return {"cookie": f"{SESSION_COOKIE}={secret}"}
+    client.cookies.delete(SESSION_COOKIE)
+    # The client's CSRF token stays in its jar; an explicit Cookie header replaces the jar's.
+    return {"cookie": f"{SESSION_COOKIE}={secret}; {CSRF_COOKIE}={client.cookies[CSRF_COOKIE]}"}
 
 
 def staff_session(client: TestClient[Litestar], username: str) -> Headers:
@@ -173,7 +181,8 @@ def test_a_delegate_may_not_listen_to_another_assembly(
 def test_a_check_in_on_one_server_reaches_a_socket_on_another_through_redis(
     settings: Settings, absent_world: World, redis_url: str
 ) -> None:
-    shared = dataclasses.replace(settings, redis_url=redis_url)
+    # A prefix of its own: other test runs may share the Redis, and their assembly 1 too.
+    shared = dataclasses.replace(settings, redis_url=redis_url, channel_prefix=uuid4().hex)
     with client_for(shared) as server_a, client_for(shared) as server_b:
         for server in (server_a, server_b):
             assert server.get("/health").json()["channels"] == {"status": "ok", "kind": "redis"}
@@ -181,6 +190,97 @@ def test_a_check_in_on_one_server_reaches_a_socket_on_another_through_redis(
         chair = staff_session(server_b, "chair")
         url = f"/ws/assembly/{absent_world.assembly_id}"
         with server_b.websocket_connect(url, headers=chair) as socket:
-            wait_for_redis_subscriber(redis_url, f"assembly:{absent_world.assembly_id}")
+            topic = f"{shared.channel_prefix}:assembly:{absent_world.assembly_id}"
+            wait_for_redis_subscriber(redis_url, topic)
             check_in(server_a, desk, absent_world.delegate["AAA-head"])
             assert_quorum_fragment(socket.receive_text(timeout=WAIT_S), present=1, full_members=3)
+
+
+@pytest.mark.redis
+def test_deployments_sharing_a_redis_do_not_hear_each_other(
+    settings: Settings, absent_world: World, redis_url: str
+) -> None:
+    ours = dataclasses.replace(settings, redis_url=redis_url, channel_prefix=f"ga-{uuid4().hex}")
+    theirs = dataclasses.replace(ours, channel_prefix=f"other-{uuid4().hex}")
+    url = f"/ws/assembly/{absent_world.assembly_id}"
+    with client_for(ours) as server_a, client_for(ours) as server_b, client_for(theirs) as other:
+        desk = staff_session(server_a, "desk")
+        chair = staff_session(server_b, "chair")
+        stranger = staff_session(other, "chair")
+        with (
+            server_b.websocket_connect(url, headers=chair) as socket,
+            other.websocket_connect(url, headers=stranger) as foreign,
+        ):
+            for prefix in (ours.channel_prefix, theirs.channel_prefix):
+                topic = f"{prefix}:assembly:{absent_world.assembly_id}"
+                wait_for_redis_subscriber(redis_url, topic)
+            check_in(server_a, desk, absent_world.delegate["AAA-head"])
+            assert_quorum_fragment(socket.receive_text(timeout=WAIT_S), present=1, full_members=3)
+            # The other deployment's socket, on the same Redis and topic name, hears nothing.
+            with pytest.raises(queue.Empty):
+                foreign.receive_text(timeout=0.5)
+
+
+class ScreenGoneMidSend:
+    """A screen whose connection drops while a fragment is on its way to it."""
+
+    def __init__(self) -> None:
+        self.accepted = asyncio.Event()
+        self.send_failed = asyncio.Event()
+
+    async def accept(self) -> None:
+        self.accepted.set()
+
+    async def send_data(self, data: str, mode: str = "text") -> None:
+        self.send_failed.set()
+        raise WebSocketDisconnect(detail="connection lost")
+
+    async def receive_data(self, mode: str = "text") -> str:
+        await self.send_failed.wait()
+        raise WebSocketDisconnect(detail="connection lost")
+
+
+async def test_a_screen_gone_while_a_fragment_is_sent_lets_go_of_its_subscription() -> None:
+    """Its handler ends (and unsubscribes) instead of waiting forever for the fragment the
+    failed send never finished, which also held up the server's shutdown."""
+    async with ChannelsPlugin(
+        backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True
+    ) as channels:
+        screen = ScreenGoneMidSend()
+        held = asyncio.create_task(hold_screen(screen, channels, ["assembly:1"]))  # type: ignore[arg-type]
+        await asyncio.wait_for(screen.accepted.wait(), WAIT_S)
+        channels.publish("<p>quorum</p>", ["assembly:1"])
+        channels.publish("<p>banner</p>", ["assembly:1"])
+        await asyncio.wait_for(held, timeout=2)
+
+
+@pytest.mark.redis
+async def test_phones_subscribing_all_at_once_each_hear_their_own_topic(redis_url: str) -> None:
+    """A room of phones reconnecting at once: every personal topic is subscribed on the one
+    connection that is read, so every phone hears its message (redis-py alone connected one
+    pub/sub per simultaneous first subscription and read only the last)."""
+    from redis.asyncio import Redis as AsyncRedis
+
+    from assembly.live.backends import PrefixedRedisBackend
+
+    backend = PrefixedRedisBackend(AsyncRedis.from_url(redis_url), uuid4().hex)
+    await backend.on_startup()
+    topics = [f"delegate:{n}" for n in range(60)]
+    try:
+        await asyncio.gather(*(backend.subscribe([t]) for t in topics))
+        heard: set[str] = set()
+
+        async def listen() -> None:
+            async for channel, _data in backend.stream_events():
+                heard.add(channel)
+                if heard == set(topics):
+                    return
+
+        listener = asyncio.create_task(listen())
+        await asyncio.sleep(0.2)
+        for topic in topics:
+            await backend.publish(b"hello", [topic])
+        await asyncio.wait_for(listener, timeout=WAIT_S)
+        assert heard == set(topics)
+    finally:
+        await backend.on_shutdown()

@@ -20,11 +20,12 @@ from sqlalchemy import func, select
 from assembly.app import create_app
 from assembly.credentials import service as credentials
 from assembly.db import writing
+from assembly.security import CSRF_COOKIE
 from assembly.settings import Settings
 from assembly.voting import screens
 from assembly.voting import service as voting
 from assembly.voting.models import Ballot, Participation, Vote
-from tests.conftest import SECRETARIAT, ClientFactory, World, seed_world
+from tests.conftest import SECRETARIAT, ClientFactory, World, seed_world, with_csrf_token_sync
 
 HX = {"HX-Request": "true"}
 
@@ -645,7 +646,7 @@ async def test_a_secret_vote_never_shows_which_nmo_chose_what(
 @contextmanager
 def server(settings: Settings) -> Iterator[TestClient[Litestar]]:
     with TestClient(app=create_app(settings), base_url="http://testserver.local", timeout=10) as c:
-        yield c
+        yield with_csrf_token_sync(c)
 
 
 def session_of(client: TestClient[Litestar], path: str, **kwargs: Any) -> dict[str, str]:
@@ -659,8 +660,9 @@ def session_of(client: TestClient[Litestar], path: str, **kwargs: Any) -> dict[s
     assert response.status_code in (200, 303), response.text
     secret = client.cookies.get(SESSION_COOKIE)
     assert secret
-    client.cookies.clear()
-    return {"cookie": f"{SESSION_COOKIE}={secret}"}
+    client.cookies.delete(SESSION_COOKIE)
+    # The client's CSRF token stays in its jar; an explicit Cookie header replaces the jar's.
+    return {"cookie": f"{SESSION_COOKIE}={secret}; {CSRF_COOKIE}={client.cookies[CSRF_COOKIE]}"}
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from assembly.credentials.models import Nmo
 from assembly.credentials.routes import ensure_assembly_access
 from assembly.errors import Invalid
 from assembly.live.broadcast import announce_agenda, announce_vote
+from assembly.openapi import Id
 from assembly.voting.routes import vote_out
 from assembly.voting.schemas import VoteOut
 
@@ -39,9 +40,9 @@ class AmendmentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rationale: str = ""
     # The NMO that proposes it: the secretariat names it; a head of delegation may leave it
     # out (its own NMO).
-    nmo_id: int | None = None
-    amends: int | None = None
-    cosponsors: list[int] = msgspec.field(default_factory=list)
+    nmo_id: Id | None = None
+    amends: Id | None = None
+    cosponsors: list[Id] = msgspec.field(default_factory=list)
 
 
 class RevisionBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

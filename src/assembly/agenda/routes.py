@@ -26,7 +26,10 @@ from assembly.credentials.auth import (
     roles,
 )
 from assembly.credentials.routes import ensure_assembly_access
+from assembly.credentials.screens import MAX_IMPORT_BYTES
+from assembly.errors import MAX_NUMBER
 from assembly.live.broadcast import announce_agenda, announce_vote
+from assembly.openapi import Id
 from assembly.voting.routes import vote_out
 from assembly.voting.schemas import VoteOut
 
@@ -34,17 +37,17 @@ from assembly.voting.schemas import VoteOut
 class ItemCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     title: str
     kind: str = "other"
-    session_id: int | None = None
-    document_id: int | None = None
+    session_id: Id | None = None
+    document_id: Id | None = None
 
 
 class ItemLink(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    session_id: int | None = None
-    document_id: int | None = None
+    session_id: Id | None = None
+    document_id: Id | None = None
 
 
 class ItemMove(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    position: int
+    position: Annotated[int, msgspec.Meta(le=MAX_NUMBER)]
 
 
 class ItemOut(msgspec.Struct, kw_only=True):
@@ -374,7 +377,12 @@ class AssemblyDocumentController(Controller):
         await credentials.get_assembly(db, assembly_id)
         return [document_out(d) for d in await documents.documents_of(db, assembly_id)]
 
-    @post("/", opt=roles(SECRETARIAT), operation_id="createDocument")
+    @post(
+        "/",
+        opt=roles(SECRETARIAT),
+        operation_id="createDocument",
+        request_max_body_size=MAX_IMPORT_BYTES,  # a whole document's text
+    )
     async def create(
         self,
         db: AsyncSession,
@@ -418,7 +426,12 @@ class DocumentController(Controller):
         ensure_assembly_access(request.user, document.assembly_id)
         return version_out(document, await documents.get_version(db, document_id, number))
 
-    @post("/versions", opt=roles(SECRETARIAT), operation_id="changeDocumentEditorially")
+    @post(
+        "/versions",
+        opt=roles(SECRETARIAT),
+        operation_id="changeDocumentEditorially",
+        request_max_body_size=MAX_IMPORT_BYTES,
+    )
     async def editorial_change(
         self,
         db: AsyncSession,
@@ -450,8 +463,8 @@ class DocumentController(Controller):
         db: AsyncSession,
         request: Request[Principal, Any, Any],
         document_id: int,
-        from_version: Annotated[int, Parameter(query="from", ge=1)],
-        to_version: Annotated[int, Parameter(query="to", ge=1)],
+        from_version: Annotated[int, Parameter(query="from", ge=1, le=MAX_NUMBER)],
+        to_version: Annotated[int, Parameter(query="to", ge=1, le=MAX_NUMBER)],
     ) -> DiffOut:
         """Paragraph by paragraph, word by word, what changed between two versions."""
         document = await documents.get_document(db, document_id)

@@ -18,7 +18,7 @@ from assembly.audit.receipts import FILE_EXTENSION, build_receipt
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import LOGGED_IN, Principal, roles
 from assembly.credentials.routes import ensure_assembly_access
-from assembly.errors import Conflict, DomainError, Forbidden, NotFound
+from assembly.errors import MAX_NUMBER, Conflict, DomainError, Forbidden, NotFound
 from assembly.voting.models import Vote
 
 Req = Request[Principal, Any, Any]
@@ -95,7 +95,7 @@ class ReceiptController(Controller):
         db: AsyncSession,
         request: Req,
         assembly_id: int,
-        vote_id: Annotated[int, Parameter(query="vote", ge=1)],
+        vote_id: Annotated[int, Parameter(query="vote", ge=1, le=MAX_NUMBER)],
         receipt: Annotated[str | None, Parameter(query="receipt", max_length=64)] = None,
     ) -> Response[str]:
         """A closed vote's receipt as a C2SP tlog-proof: a named ballot's (by its receipt

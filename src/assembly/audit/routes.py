@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, Router, get, post
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +28,8 @@ from assembly.credentials.auth import (
     roles,
 )
 from assembly.credentials.routes import ensure_assembly_access
-from assembly.errors import NotFound
+from assembly.errors import MAX_NUMBER, NotFound
+from assembly.security import CSRF_EXEMPT
 
 Req = Request[Principal, Any, Any]
 MAX_ENTRIES = 1000
@@ -73,7 +75,7 @@ class WitnessOut(msgspec.Struct, kw_only=True):
 
 
 class CosignatureIn(msgspec.Struct, kw_only=True):
-    size: int
+    size: Annotated[int, msgspec.Meta(ge=1, le=MAX_NUMBER)]
     # One C2SP tlog-cosignature line ("— <key name> <base64 key ID, timestamp, signature>").
     # Bounded: anyone may send one, and it is parsed before its key is known.
     cosignature: Annotated[str, msgspec.Meta(max_length=1000)]
@@ -138,8 +140,8 @@ class AuditLogController(Controller):
         db: AsyncSession,
         request: Req,
         assembly_id: int,
-        start: Annotated[int, Parameter(query="start", ge=0)] = 0,
-        end: Annotated[int | None, Parameter(query="end", ge=1)] = None,
+        start: Annotated[int, Parameter(query="start", ge=0, le=MAX_NUMBER)] = 0,
+        end: Annotated[int | None, Parameter(query="end", ge=1, le=MAX_NUMBER)] = None,
     ) -> list[EntryOut]:
         """Entries start..end-1 (at most 1000 at a time), as the exact bytes that are hashed."""
         ensure_assembly_access(request.user, assembly_id)
@@ -156,8 +158,8 @@ class AuditLogController(Controller):
         db: AsyncSession,
         request: Req,
         assembly_id: int,
-        index: Annotated[int, Parameter(query="index", ge=0)],
-        size: Annotated[int | None, Parameter(query="size", ge=1)] = None,
+        index: Annotated[int, Parameter(query="index", ge=0, le=MAX_NUMBER)],
+        size: Annotated[int | None, Parameter(query="size", ge=1, le=MAX_NUMBER)] = None,
     ) -> ProofOut:
         """The proof that entry `index` is in the tree of `size` entries (default: all)."""
         ensure_assembly_access(request.user, assembly_id)
@@ -171,8 +173,8 @@ class AuditLogController(Controller):
         self,
         db: AsyncSession,
         assembly_id: int,
-        old_size: Annotated[int, Parameter(query="from", ge=1)],
-        size: Annotated[int | None, Parameter(query="to", ge=1)] = None,
+        old_size: Annotated[int, Parameter(query="from", ge=1, le=MAX_NUMBER)],
+        size: Annotated[int | None, Parameter(query="to", ge=1, le=MAX_NUMBER)] = None,
     ) -> ProofOut:
         """The proof that the tree of `to` entries extends the tree of `from` entries."""
         await credentials.get_assembly(db, assembly_id)
@@ -203,7 +205,19 @@ class AuditLogController(Controller):
         return witness_out(added, data.nmo.strip() if added.nmo_id and data.nmo else None)
 
     # Public: the signature by a registered witness's key is what makes a cosignature count.
-    @post("/cosignatures", opt=roles(ALL_ROLES), operation_id="addCosignature")
+    # Witnesses post without a browser session, so there is no session to protect from CSRF.
+    @post(
+        "/cosignatures",
+        opt={**roles(ALL_ROLES), CSRF_EXEMPT: True},
+        operation_id="addCosignature",
+        responses={
+            200: ResponseSpec(
+                CosignatureOut,
+                generate_examples=False,
+                description="The witness had sent this cosignature already: the stored one",
+            )
+        },
+    )
     async def cosign(
         self, db: AsyncSession, assembly_id: int, data: CosignatureIn
     ) -> Response[CosignatureOut]:

@@ -6,12 +6,12 @@ nothing reopens one on the request's session while the announcement reads on its
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, Router, delete, get, patch, post
 from litestar.datastructures import Cookie, State
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, Parameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,7 +63,7 @@ from assembly.credentials.schemas import (
     proxy_out,
     quorum_out,
 )
-from assembly.errors import Forbidden, Invalid, NotFound
+from assembly.errors import MAX_NUMBER, Forbidden, Invalid, NotFound
 from assembly.live.broadcast import announce_credentials
 
 
@@ -90,8 +90,7 @@ def session_cookie(secret: str, state: State, *, max_age: int | None = None) -> 
         value=secret,
         httponly=True,
         samesite="lax",
-        # Secure whenever the public URL is https, even if ASSEMBLY_COOKIE_SECURE was forgotten.
-        secure=settings.cookie_secure or settings.public_url.startswith("https://"),
+        secure=settings.secure_cookies,
         max_age=settings.session_max_age_s if max_age is None else max_age,
         path="/",
     )
@@ -415,7 +414,11 @@ class AssemblyController(Controller):
 
     @get("/{assembly_id:int}/events", opt=roles(STAFF), operation_id="listCredentialEvents")
     async def events(
-        self, db: AsyncSession, assembly_id: int, after: int = 0, limit: int = 200
+        self,
+        db: AsyncSession,
+        assembly_id: int,
+        after: Annotated[int, Parameter(le=MAX_NUMBER)] = 0,
+        limit: Annotated[int, Parameter(le=MAX_NUMBER)] = 200,
     ) -> list[EventOut]:
         """The append-only record of credentials changes, oldest first."""
         if not 1 <= limit <= 1000:

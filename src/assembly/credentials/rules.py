@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -71,6 +72,10 @@ class ProxyRules:
     deadline: dt.datetime | None = None
 
 
+MAX_WEIGHT_TEXT = 40
+_EXPONENT = re.compile(r"[eE][+-]?([0-9_]+)$")
+
+
 def parse_weight(raw: object) -> Fraction:
     """Read a weight as an exact positive number: 1, "2", "1.5", "3/2"; never through a float."""
     if isinstance(raw, bool) or raw is None:
@@ -81,6 +86,11 @@ def parse_weight(raw: object) -> Fraction:
         text = raw.strip()
         if not text:
             raise ValueError("a weight must be a number such as 1, 2.5 or 3/2")
+        exponent = _EXPONENT.search(text)
+        big = exponent is not None and len(exponent[1].replace("_", "").lstrip("0")) > 2
+        if len(text) > MAX_WEIGHT_TEXT or big:
+            # Fraction() computes 10**exponent exactly: "1e999999999" would take minutes.
+            raise ValueError(f"{text[:MAX_WEIGHT_TEXT]!r} is out of range for a weight")
         try:
             value = Fraction(text)
         except (ValueError, ZeroDivisionError):

@@ -9,6 +9,7 @@ import msgspec
 
 from assembly.credentials import rules
 from assembly.credentials.models import Assembly, Delegate, Nmo, Proxy
+from assembly.openapi import Id
 
 
 class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -113,12 +114,12 @@ class LoginLink(Struct):
 
 
 class RightHandover(Struct):
-    holder_id: int
+    holder_id: Id
 
 
 class ProxyCreate(Struct):
-    giver_id: int
-    holder_id: int
+    giver_id: Id
+    holder_id: Id
 
 
 class ProxyOut(Struct):

@@ -95,6 +95,14 @@ async def announce_agenda(ctx: AppContext, assembly_id: int) -> None:
     )
 
 
+def screens_topic(assembly_id: int) -> str:
+    """What only the room's screens show (chair, projector, desk, secretariat), never a
+    phone: the live turnout, pushed a few times a second while ballots arrive, which for a
+    named vote lists every NMO yet to vote. Sent to every phone it was most of the server's
+    work during a ballot burst (see BENCHMARKS.md)."""
+    return f"screens:{assembly_id}"
+
+
 def delegate_topic(delegate_id: int) -> str:
     """Personal state (my ballot, my receipts) goes only to that delegate's screens."""
     return f"delegate:{delegate_id}"
@@ -160,7 +168,7 @@ def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
         if view is not None:
             publish(
                 ctx,
-                assembly_topic(assembly_id),
+                screens_topic(assembly_id),
                 render(ctx, "fragments/turnout.html", oob=True, **view),
             )
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
 from litestar import Router, WebSocket, websocket
+from litestar.channels import ChannelsPlugin
 from litestar.connection import ASGIConnection
 from litestar.exceptions import WebSocketDisconnect, WebSocketException
 from litestar.handlers.base import BaseRouteHandler
 
 from assembly.credentials.auth import ALL_ROLES, MEMBERS, Principal, role_guard, roles
 from assembly.errors import DomainError
-from assembly.live.broadcast import assembly_topic, delegate_topic
+from assembly.live.broadcast import assembly_topic, delegate_topic, screens_topic
 
 # A WebSocket close reason may carry at most 123 bytes.
 _MAX_CLOSE_REASON = 123
@@ -49,15 +51,31 @@ async def assembly_socket(socket: WebSocket[Principal, Any, Any], assembly_id: i
     if not origin_allowed(socket) or foreign:
         await socket.close(code=4403, reason="forbidden")
         return
-    channels = socket.app.state.ctx.channels
     topics = [assembly_topic(assembly_id)]
     if principal.delegate_id is not None:
         topics.append(delegate_topic(principal.delegate_id))
+    if principal.role not in MEMBERS:
+        topics.append(screens_topic(assembly_id))
+    await hold_screen(socket, socket.app.state.ctx.channels, topics)
+
+
+async def hold_screen(
+    socket: WebSocket[Any, Any, Any], channels: ChannelsPlugin, topics: list[str]
+) -> None:
+    """Send the topics' fragments to the screen until it goes away."""
+
+    async def send(fragment: str | bytes) -> None:
+        with contextlib.suppress(WebSocketDisconnect, OSError):  # gone: the loop below ends
+            await socket.send_data(fragment)
+
     # Subscribe before accepting: whatever is published once the screen is connected
     # reaches it (the page itself was rendered from the server's state before that).
     async with channels.start_subscription(topics) as subscriber:
         await socket.accept()
-        async with subscriber.run_in_background(socket.send_data):
+        # join=False: a gone screen gets nothing more. Joining waits for every queued fragment
+        # to be sent, forever once a send has failed (the dead sender never marks it done),
+        # keeping the subscription and holding up the server's shutdown.
+        async with subscriber.run_in_background(send, join=False):
             try:
                 while True:
                     await socket.receive_data(mode="text")

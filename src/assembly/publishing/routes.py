@@ -14,6 +14,7 @@ from assembly.credentials import service as credentials
 from assembly.credentials.auth import CHAIR, SECRETARIAT, Principal, role_guard, roles
 from assembly.db import utcnow
 from assembly.errors import Invalid
+from assembly.openapi import Id
 from assembly.publishing import service as publishing
 from assembly.publishing.service import SUBJECTS, Publication, Publications, Subject
 
@@ -26,7 +27,7 @@ class PublicationChange:
     `with_results`, for a session: also publish at once every result of it still held."""
 
     subject: str
-    id: int
+    id: Id
     publish: bool
     at: dt.datetime | None = None
     with_results: bool = False

@@ -156,7 +156,25 @@
     });
   }
 
-  function send(form, body, attempt) {
+  // The page's CSRF token (base.html): the server refuses a POST without it.
+  function csrfToken() {
+    var meta = document.querySelector("meta[name=csrf-token]");
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  // A page can outlive its token (the browser dropped its cookies on a restart, the server got
+  // a new key): load the page again for the token the server now expects.
+  function renewToken() {
+    return fetch(location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("meta[name=csrf-token]");
+        var meta = document.querySelector("meta[name=csrf-token]");
+        if (fresh && meta) { meta.setAttribute("content", fresh.getAttribute("content")); }
+      });
+  }
+
+  function send(form, body, attempt, renewed) {
     var vote = form.dataset.vote;
     var keys = body.ballots.map(function (b) { return vote + ":" + b.nmo_id; });
     keys.forEach(function (k) { inflight[k] = true; });
@@ -165,13 +183,19 @@
     fetch("/api/votes/" + vote + "/ballots", {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify(body)
     }).then(function (response) {
       if (response.status >= 500) { throw new Error("server " + response.status); }
       return response.json().then(function (data) { return { ok: response.ok, code: response.status, data: data }; });
     }).then(function (r) {
       done();
+      if (r.code === 403 && r.data.error === "csrf_failed" && !renewed) {
+        // Nothing was recorded: the same ballot ids again, once, with a fresh token.
+        var again = function () { send(form, body, attempt, true); };
+        renewToken().then(again, again);
+        return;
+      }
       if (r.code === 401) {
         setEnabled(form, false);
         status(form, ["You are logged out (your card may have been replaced). Open your new login link."], "error");

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, Router, get, post
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,7 @@ from assembly.credentials.auth import CHAIR, LOGGED_IN, STAFF, Principal, Role, 
 from assembly.credentials.routes import ensure_assembly_access
 from assembly.errors import Forbidden
 from assembly.live import broadcast
+from assembly.openapi import ErrorBody
 from assembly.voting import service
 from assembly.voting.models import Ballot, Vote
 from assembly.voting.schemas import (
@@ -265,7 +267,21 @@ class VoteController(Controller):
             ],
         )
 
-    @post("/ballots", opt=roles({Role.delegate}), operation_id="castBallots", status_code=200)
+    @post(
+        "/ballots",
+        opt=roles({Role.delegate}),
+        operation_id="castBallots",
+        status_code=200,
+        # A ballot the writer refuses answers 409 with the submission's results; a vote that
+        # is not open answers 409 with the usual error body.
+        responses={
+            409: ResponseSpec(
+                CastOut | ErrorBody,
+                generate_examples=False,
+                description="The vote is not open, or a ballot was refused",
+            )
+        },
+    )
     async def cast(
         self,
         db: AsyncSession,

@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from assembly.openapi import Id
+
 
 class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pass
@@ -67,7 +69,7 @@ class VoteOut(Struct):
 
 
 class BallotIn(Struct):
-    nmo_id: int
+    nmo_id: Id
     ballot_id: str
     choice: str | None = None
     marks: list[str] | None = None
