@@ -170,6 +170,9 @@ async def test_secretariat_changes_rules_and_shows_what_is_wrong(
 ) -> None:
     client = await make_client(staff="secretariat")
     url = f"/secretariat/assemblies/{world.assembly_id}/rules"
+    shown = await client.get(f"/secretariat?assembly={world.assembly_id}")
+    # Every procedural motion is allowed until the secretariat says otherwise.
+    assert 'name="motion_no_confidence" checked' in shown.text
     form = {
         "name": "Test GA",
         "place": "Lyon",
@@ -191,6 +194,8 @@ async def test_secretariat_changes_rules_and_shows_what_is_wrong(
         "constitution_deadline_days": "120",
         "bylaws_deadline_days": "45",
         "policy_amendment_deadline": "2030-08-30T12:00",
+        "motion_close_list": "on",
+        "motion_proceed_to_vote": "on",
     }
     response = await client.post(url, data=form, headers=HX)
     assert response.status_code == 200
@@ -206,6 +211,7 @@ async def test_secretariat_changes_rules_and_shows_what_is_wrong(
         assert (assembly.constitution_deadline_days, assembly.bylaws_deadline_days) == (120, 45)
         assert assembly.policy_amendment_deadline is not None
         assert assembly.policy_amendment_deadline.isoformat() == "2030-08-30T12:00:00+00:00"
+        assert assembly.procedural_motions == "close_list,proceed_to_vote"
         event = (
             await db.execute(
                 select(CredentialEvent).where(CredentialEvent.kind == "assembly_rules")

@@ -35,6 +35,9 @@ ITEM_KINDS = (
 )
 
 
+DEFAULT_SPEAKING_TIME_S = 180
+
+
 class PlenarySession(Base):
     """A sitting of the plenary with its planned start and end; agenda items belong to one."""
 
@@ -73,6 +76,12 @@ class AgendaItem(Base):
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(120), default="")
+    # The item's speakers' list: each speaker's time, closed to new speeches, sides asked.
+    speaking_time_s: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_SPEAKING_TIME_S, server_default=str(DEFAULT_SPEAKING_TIME_S)
+    )
+    list_closed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    sides: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     __table_args__ = (
         CheckConstraint(f"kind IN ({', '.join(repr(k) for k in ITEM_KINDS)})", name="kind_known"),
@@ -222,3 +231,154 @@ class AmendmentEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
     vote_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+FLOOR_KINDS = ("speech", "point_of_order", "point_of_information")
+FLOOR_SIDES = ("for", "against", "neutral")
+FLOOR_STATES = ("waiting", "speaking", "done", "removed", "withdrawn")
+
+
+class FloorRequest(Base):
+    """A request for the floor on an agenda item, from a phone or added by the chair, and
+    once given the floor, the speaker's turn: when it started and stopped, the time allowed."""
+
+    __tablename__ = "floor_request"
+
+    assembly_id: Mapped[int] = mapped_column(
+        ForeignKey("assembly.id", ondelete="CASCADE"), index=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("agenda_item.id", ondelete="CASCADE"), index=True
+    )
+    nmo_id: Mapped[int] = mapped_column(ForeignKey("nmo.id", ondelete="CASCADE"))
+    delegate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delegate.id", ondelete="SET NULL"), nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(24), default="speech")
+    side: Mapped[str] = mapped_column(String(8), default="neutral")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(12), default="waiting")
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    requested_by: Mapped[str] = mapped_column(String(120), default="")
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    allotted_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    extended_s: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in FLOOR_KINDS)})", name="kind_known"),
+        CheckConstraint(f"side IN ({', '.join(repr(k) for k in FLOOR_SIDES)})", name="side_known"),
+        CheckConstraint(
+            f"state IN ({', '.join(repr(k) for k in FLOOR_STATES)})", name="state_known"
+        ),
+        # One speaker at a time per item, and one waiting request per delegate and kind:
+        # two phones tapping at once store one request, whatever the timing.
+        Index(
+            "uq_floor_request_one_speaker",
+            "item_id",
+            unique=True,
+            sqlite_where=text("state = 'speaking'"),
+            postgresql_where=text("state = 'speaking'"),
+        ),
+        Index(
+            "uq_floor_request_one_waiting",
+            "item_id",
+            "delegate_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("state = 'waiting'"),
+            postgresql_where=text("state = 'waiting'"),
+        ),
+    )
+
+
+MOTION_STATES = ("raised", "voting", "adopted", "rejected", "withdrawn", "dismissed")
+
+
+class ProceduralMotion(Base):
+    """A procedural motion raised from a phone: the chair puts it to a vote with one action
+    (its effect follows the result) or rules it out; the raiser may withdraw it first."""
+
+    __tablename__ = "procedural_motion"
+
+    assembly_id: Mapped[int] = mapped_column(
+        ForeignKey("assembly.id", ondelete="CASCADE"), index=True
+    )
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agenda_item.id", ondelete="SET NULL"), nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    nmo_id: Mapped[int] = mapped_column(ForeignKey("nmo.id", ondelete="CASCADE"))
+    delegate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delegate.id", ondelete="SET NULL"), nullable=True
+    )
+    state: Mapped[str] = mapped_column(String(12), default="raised")
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    raised_by: Mapped[str] = mapped_column(String(120), default="")
+    vote_id: Mapped[int | None] = mapped_column(
+        ForeignKey("vote.id", ondelete="SET NULL"), nullable=True
+    )
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_by: Mapped[str] = mapped_column(String(120), default="")
+    reason: Mapped[str] = mapped_column(String(500), default="")
+
+    __table_args__ = (
+        CheckConstraint(
+            f"state IN ({', '.join(repr(k) for k in MOTION_STATES)})", name="state_known"
+        ),
+        # A delegate raises a motion once; a second tap while it stands stores nothing.
+        Index(
+            "uq_procedural_motion_one_raised",
+            "assembly_id",
+            "delegate_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("state = 'raised'"),
+            postgresql_where=text("state = 'raised'"),
+        ),
+    )
+
+
+NEMO_OUTCOMES = ("pending", "passed", "objected")
+
+
+class NemoContra(Base):
+    """The chair asks "any objection?" on a motion: with no NMO objecting before the time is
+    up, it passes without a vote, and the record says so."""
+
+    __tablename__ = "nemo_contra"
+
+    assembly_id: Mapped[int] = mapped_column(
+        ForeignKey("assembly.id", ondelete="CASCADE"), index=True
+    )
+    motion_id: Mapped[int] = mapped_column(
+        ForeignKey("procedural_motion.id", ondelete="CASCADE"), index=True
+    )
+    asked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seconds: Mapped[int] = mapped_column(Integer)
+    asked_by: Mapped[str] = mapped_column(String(120), default="")
+    outcome: Mapped[str] = mapped_column(String(12), default="pending")
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(
+            f"outcome IN ({', '.join(repr(k) for k in NEMO_OUTCOMES)})", name="outcome_known"
+        ),
+    )
+
+
+class NemoObjection(Base):
+    """An NMO's objection to a motion the chair asked "any objection?" on: one per NMO."""
+
+    __tablename__ = "nemo_objection"
+
+    nemo_id: Mapped[int] = mapped_column(
+        ForeignKey("nemo_contra.id", ondelete="CASCADE"), index=True
+    )
+    nmo_id: Mapped[int] = mapped_column(ForeignKey("nmo.id", ondelete="CASCADE"))
+    delegate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delegate.id", ondelete="SET NULL"), nullable=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("nemo_id", "nmo_id"),)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly.agenda import documents, service
 from assembly.agenda.amendments import Paragraph, ParagraphDiff
+from assembly.agenda.floor_routes import FLOOR_CONTROLLERS
 from assembly.agenda.models import AgendaItem, Document, DocumentVersion, PlenarySession
 from assembly.audit import log as audit_log
 from assembly.credentials import service as credentials
@@ -489,6 +490,7 @@ def agenda_api_routes() -> list[Router]:
                 SessionsController,
                 AssemblyDocumentController,
                 DocumentController,
+                *FLOOR_CONTROLLERS,
             ],
         )
     ]

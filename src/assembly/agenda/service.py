@@ -55,9 +55,31 @@ def record(
     return event
 
 
-async def events_of(db: AsyncSession, assembly_id: int) -> list[AgendaEvent]:
+FLOOR_EVENT = "floor_"  # the chair's decisions on a speakers' list, kept beside the agenda's
+
+
+def record_floor(db: AsyncSession, item: AgendaItem, kind: str, actor: str, **detail: Any) -> None:
+    """Note what the chair did to an item's speakers' list (added, removed or moved a speaker,
+    extended a speaker's time, closed the list), so it can be asked about afterwards."""
+    db.add(
+        AgendaEvent(
+            assembly_id=item.assembly_id,
+            kind=FLOOR_EVENT + kind,
+            actor=actor,
+            detail={"item_id": item.id, **detail},
+        )
+    )
+
+
+async def events_of(
+    db: AsyncSession, assembly_id: int, *, floor: bool = False
+) -> list[AgendaEvent]:
+    """The agenda's changes in order, or with `floor` the speakers' lists' instead."""
+    is_floor = AgendaEvent.kind.startswith(FLOOR_EVENT, autoescape=True)
     query = (
-        select(AgendaEvent).where(AgendaEvent.assembly_id == assembly_id).order_by(AgendaEvent.id)
+        select(AgendaEvent)
+        .where(AgendaEvent.assembly_id == assembly_id, is_floor if floor else ~is_floor)
+        .order_by(AgendaEvent.id)
     )
     return list((await db.execute(query)).scalars())
 

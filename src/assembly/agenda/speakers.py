@@ -179,6 +179,8 @@ class Motion(StrEnum):
     NO_CONFIDENCE = "no_confidence"
 
 
+MOTION_KINDS = tuple(m.value for m in Motion)
+
 MOTION_LABELS = {
     Motion.ADOPT_AGENDA: "Adopt the agenda",
     Motion.CHANGE_AGENDA: "Change the agenda",

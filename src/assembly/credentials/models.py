@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
+from assembly.agenda.speakers import MOTION_KINDS
 from assembly.db import Base, FractionType, UTCDateTime, utcnow
 
 MEMBER_CLASSES = ("full", "candidate", "associate", "suspended")
@@ -35,6 +36,9 @@ PUBLISH_RESULTS = ("at_close", "session_end", "manual")
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+ALL_MOTIONS = ",".join(MOTION_KINDS)
 
 
 class Assembly(Base):
@@ -79,6 +83,11 @@ class Assembly(Base):
     # table every other table refers to).
     publish_results: Mapped[str] = mapped_column(
         String(16), default="at_close", server_default="at_close"
+    )
+    # The procedural motions a delegate may raise from the phone, comma-separated (the API
+    # gives and takes a list); checked by the settings code, as above.
+    procedural_motions: Mapped[str] = mapped_column(
+        String(300), default=ALL_MOTIONS, server_default=ALL_MOTIONS
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -111,7 +111,7 @@ async def logout(db: AsyncSession, request: Request[Any, Any, Any], state: State
 
 
 def page_routes() -> list[Router]:
-    from assembly.agenda import amendment_screens, document_screens
+    from assembly.agenda import amendment_screens, document_screens, floor_screens
     from assembly.agenda import screens as agenda_screens
     from assembly.audit import screens as audit_screens
     from assembly.credentials import screens
@@ -133,6 +133,7 @@ def page_routes() -> list[Router]:
                 *agenda_screens.handlers(),
                 *document_screens.handlers(),
                 *amendment_screens.handlers(),
+                *floor_screens.FLOOR_PAGES,
                 *audit_screens.handlers(),
             ],
         )

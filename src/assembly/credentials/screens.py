@@ -24,6 +24,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assembly.agenda.speakers import MOTION_KINDS, MOTION_LABELS
 from assembly.credentials import importing, rules, service
 from assembly.credentials.auth import (
     ALL_ROLES,
@@ -69,7 +70,13 @@ MAJORITY_SETTINGS = (
     ("majority_bylaws", "Bylaws"),
     ("majority_membership", "Admission and expulsion of members"),
 )
-RULE_CHECKBOXES = ("quorum_counts_proxies", "proxies_enabled", "self_checkin")
+MOTION_FIELDS = tuple((f"motion_{m}", m) for m in MOTION_KINDS)  # one checkbox per motion
+RULE_CHECKBOXES = (
+    "quorum_counts_proxies",
+    "proxies_enabled",
+    "self_checkin",
+    *(name for name, _ in MOTION_FIELDS),
+)
 MAJORITY_NAMES = {
     "simple": "Simple (yes > no)",
     "absolute": "Absolute (yes > half of all cast)",
@@ -264,6 +271,9 @@ def rule_values(assembly: Assembly) -> dict[str, str]:
         "self_checkin": "on" if assembly.self_checkin else "",
         "reason": "",
     }
+    taken = set(assembly.procedural_motions.split(","))
+    for name, motion in MOTION_FIELDS:
+        values[name] = "on" if motion in taken else ""
     for key, _label in MAJORITY_SETTINGS:
         values[key] = getattr(assembly, key)
     return values
@@ -306,6 +316,7 @@ def rule_changes(data: dict[str, str]) -> dict[str, Any]:
         "max_proxies": max_proxies,
         "proxy_deadline": utc_from_field(data.get("proxy_deadline")),
         "self_checkin": bool(data.get("self_checkin")),
+        "procedural_motions": [motion for name, motion in MOTION_FIELDS if data.get(name)],
     }
     for key, _label in MAJORITY_SETTINGS:
         changes[key] = data.get(key, "")
@@ -321,6 +332,8 @@ async def secretariat_context(
         "majority_settings": MAJORITY_SETTINGS,
         "majority_names": MAJORITY_NAMES,
         "majority_rules": MAJORITY_RULES,
+        "motion_fields": MOTION_FIELDS,
+        "motion_labels": MOTION_LABELS,
         "member_classes": MEMBER_CLASSES,
         "rules_notice": "",
         "rules_error": "",
@@ -396,6 +409,8 @@ async def secretariat_update_rules(
             majority_settings=MAJORITY_SETTINGS,
             majority_names=MAJORITY_NAMES,
             majority_rules=MAJORITY_RULES,
+            motion_fields=MOTION_FIELDS,
+            motion_labels=MOTION_LABELS,
         )
     context = await secretariat_context(db, assembly, await assemblies_newest_first(db))
     context.update(values=values, rules_error=error)

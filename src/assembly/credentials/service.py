@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assembly.agenda.speakers import MOTION_KINDS
 from assembly.audit import log as audit_log
 from assembly.credentials import rules
 from assembly.credentials.auth import (
@@ -107,6 +108,7 @@ ASSEMBLY_RULE_FIELDS: dict[str, str] = {
     "policy_validity_years": "int",
     "policy_amendment_deadline": "datetime",
     "publish_results": "publish",
+    "procedural_motions": "motions",
 }
 ASSEMBLY_INFO_FIELDS = ("name", "place", "starts_on", "ends_on", "language")
 NAME_LENGTH = 200
@@ -215,6 +217,16 @@ def coerce_rule(field: str, kind: str, raw: object) -> Any:
                 "secretariat publishes it)."
             )
         return raw
+    if kind == "motions":
+        if not isinstance(raw, list) or not all(isinstance(m, str) for m in raw):
+            raise Invalid(f'{field} must be a list of motions, e.g. ["close_list"].')
+        unknown = [m for m in raw if m not in MOTION_KINDS]
+        if unknown:
+            raise Invalid(
+                f"{field}: unknown motion {unknown[0]!r}; the motions are "
+                f"{', '.join(MOTION_KINDS)}."
+            )
+        return ",".join(m for m in MOTION_KINDS if m in raw)  # stored in the list's order
     if kind == "datetime":
         if raw is None:
             return None
@@ -283,6 +295,8 @@ def assembly_rules(assembly: Assembly, *, exact: bool = False) -> dict[str, Any]
         value = getattr(assembly, field)
         if value is None and field in {"quorum_share"}:
             value = Fraction(1, 2)
+        if ASSEMBLY_RULE_FIELDS[field] == "motions":
+            value = [m for m in str(value).split(",") if m]
         out[field] = rule_value_for_record(value, exact=exact)
     return out
 

@@ -93,6 +93,7 @@ async def announce_agenda(ctx: AppContext, assembly_id: int) -> None:
         assembly_topic(assembly_id),
         render(ctx, "fragments/current_item.html", item=item, oob=True),
     )
+    await announce_floor(ctx, assembly_id)  # the new item's speakers' list
 
 
 def screens_topic(assembly_id: int) -> str:
@@ -139,6 +140,8 @@ async def announce_vote(ctx: AppContext, vote_id: int) -> None:
         rights = await service.rights_by_delegate(db, row)
     vote = view["vote"]
     topic = assembly_topic(vote.assembly_id)
+    if row.subject_kind == "motion":  # its motion and the list it may close are on every screen
+        await announce_floor(ctx, row.assembly_id)
     publish(ctx, topic, render(ctx, "fragments/vote_panel.html", oob=True, **view))
     publish(ctx, topic, render(ctx, "fragments/vote_banner.html", oob=True, **view))
     for delegate_id, mine in rights.items():
@@ -171,6 +174,60 @@ def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
                 screens_topic(assembly_id),
                 render(ctx, "fragments/turnout.html", oob=True, **view),
             )
+
+    task = asyncio.create_task(later())
+    ctx.background.add(task)
+    task.add_done_callback(ctx.background.discard)
+
+
+@never_fails
+async def announce_floor(ctx: AppContext, assembly_id: int, *, alert: bool = False) -> None:
+    """After a change to a speakers' list, or a move to another item: the chair screen, the
+    projector and the phones show the speaker, the time left and the queue; `alert` marks a
+    point of order the chair must hear at once. Every delegate who asked for the floor on the
+    item gets their phone's own controls again (their place in the queue may have moved)."""
+    from assembly.agenda.floor import current_floor
+    from assembly.agenda.floor_screens import floor_view, my_floor_view
+    from assembly.agenda.motions import motion_raisers
+
+    async with ctx.session_maker() as db:
+        state = await current_floor(db, assembly_id)
+        view = await floor_view(db, state, assembly_id)
+        asked = set(state.delegates) if state is not None else set()
+        delegates = sorted(asked | await motion_raisers(db, assembly_id))
+        personal = {d: await my_floor_view(db, state, assembly_id, d) for d in delegates}
+    publish(
+        ctx,
+        assembly_topic(assembly_id),
+        render(ctx, "fragments/floor.html", oob=True, alert=alert, **view),
+    )
+    for delegate_id, mine in personal.items():
+        publish(
+            ctx,
+            delegate_topic(delegate_id),
+            render(ctx, "fragments/my_floor.html", oob=True, **mine),
+        )
+
+
+def settle_objections_later(ctx: AppContext, assembly_id: int, seconds: int) -> None:
+    """When the time for objections is up, record the outcome and show it on every screen.
+    If the server restarts in between, the next action on the motions records it instead."""
+    import asyncio
+
+    from assembly.agenda.motions import settle_due
+    from assembly.db import writing
+
+    async def later() -> None:
+        await asyncio.sleep(seconds + 0.2)
+        try:
+            async with writing(ctx.session_maker) as db:
+                changed = await settle_due(db, assembly_id)
+                await db.commit()
+        except Exception:
+            log.exception("recording the outcome of an objection call failed")
+            return
+        if changed:
+            await announce_floor(ctx, assembly_id)
 
     task = asyncio.create_task(later())
     ctx.background.add(task)
