@@ -5,6 +5,7 @@ only), the phone's own buttons to ask for the floor, and the forms behind them."
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import get, post
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assembly.agenda import floor, motions
 from assembly.agenda import service as agenda
 from assembly.agenda.floor import FloorState
+from assembly.agenda.models import ProceduralMotion
 from assembly.agenda.speakers import MOTION_LABELS, Kind, Motion, Side
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import ALL_ROLES, CHAIR, MEMBERS, Role, roles
@@ -76,22 +78,31 @@ async def floor_view(
     }
 
 
-async def my_floor_view(
-    db: AsyncSession, state: FloorState | None, assembly_id: int, delegate_id: int
-) -> dict[str, Any]:
-    """A phone's controls: ask to speak (for or against when sides are asked), raise a point,
-    or withdraw what this delegate is waiting for."""
+@dataclass(frozen=True)
+class MotionsNow:
+    """The assembly's motions as the phones' controls need them, read once per push."""
+
+    allowed: list[Motion]
+    pending: list[ProceduralMotion]
+
+
+async def motions_now(db: AsyncSession, assembly_id: int) -> MotionsNow:
     assembly = await credentials.get_assembly(db, assembly_id)
-    raised = [
-        m
-        for m in await motions.pending_motions(db, assembly_id)
-        if m.delegate_id == delegate_id and m.state == "raised"
-    ]
+    return MotionsNow(
+        allowed=motions.allowed_motions(assembly),
+        pending=await motions.pending_motions(db, assembly_id),
+    )
+
+
+def my_floor_view(
+    state: FloorState | None, now: MotionsNow, assembly_id: int, delegate_id: int
+) -> dict[str, Any]:
+    """A phone's controls: ask to speak (for or against when sides are asked), raise a point
+    or a motion, or withdraw what this delegate is waiting for."""
+    raised = [m for m in now.pending if m.delegate_id == delegate_id and m.state == "raised"]
     common = {
         "my_motions": raised,
-        "allowed_motions": [
-            m for m in motions.allowed_motions(assembly) if m.value not in {r.kind for r in raised}
-        ],
+        "allowed_motions": [m for m in now.allowed if m.value not in {r.kind for r in raised}],
         "motion_labels": MOTION_LABELS,
         "assembly_id": assembly_id,
     }
@@ -132,7 +143,9 @@ async def my_floor_fragment(db: AsyncSession, request: Req, assembly_id: int) ->
     _check_member(request, assembly_id)
     assert request.user.delegate_id is not None
     state = await floor.current_floor(db, assembly_id)
-    view = await my_floor_view(db, state, assembly_id, request.user.delegate_id)
+    view = my_floor_view(
+        state, await motions_now(db, assembly_id), assembly_id, request.user.delegate_id
+    )
     return page(request, "fragments/my_floor.html", oob=True, **view)
 
 
@@ -143,7 +156,9 @@ async def _answer_phone(
         return see_other("/delegate/floor", error=error) if error else see_other("/delegate/floor")
     assert request.user.delegate_id is not None
     state = await floor.current_floor(db, assembly_id)
-    view = await my_floor_view(db, state, assembly_id, request.user.delegate_id)
+    view = my_floor_view(
+        state, await motions_now(db, assembly_id), assembly_id, request.user.delegate_id
+    )
     return page(request, "fragments/my_floor.html", oob=True, error=error, status=status, **view)
 
 
@@ -163,7 +178,9 @@ async def delegate_floor_page(db: AsyncSession, request: Req, error: str = "") -
         error=error[:300],
         **(
             await floor_view(db, state, assembly_id)
-            | await my_floor_view(db, state, assembly_id, request.user.delegate_id)
+            | my_floor_view(
+                state, await motions_now(db, assembly_id), assembly_id, request.user.delegate_id
+            )
         ),
     )
 

@@ -187,7 +187,7 @@ async def announce_floor(ctx: AppContext, assembly_id: int, *, alert: bool = Fal
     point of order the chair must hear at once. Every delegate who asked for the floor on the
     item gets their phone's own controls again (their place in the queue may have moved)."""
     from assembly.agenda.floor import current_floor
-    from assembly.agenda.floor_screens import floor_view, my_floor_view
+    from assembly.agenda.floor_screens import floor_view, motions_now, my_floor_view
     from assembly.agenda.motions import motion_raisers
 
     async with ctx.session_maker() as db:
@@ -195,7 +195,8 @@ async def announce_floor(ctx: AppContext, assembly_id: int, *, alert: bool = Fal
         view = await floor_view(db, state, assembly_id)
         asked = set(state.delegates) if state is not None else set()
         delegates = sorted(asked | await motion_raisers(db, assembly_id))
-        personal = {d: await my_floor_view(db, state, assembly_id, d) for d in delegates}
+        now = await motions_now(db, assembly_id)  # read once for every phone
+        personal = {d: my_floor_view(state, now, assembly_id, d) for d in delegates}
     publish(
         ctx,
         assembly_topic(assembly_id),
