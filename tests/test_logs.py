@@ -189,3 +189,6 @@ def test_the_server_logs_no_token_cookie_password_ballot_id_tracker_or_receipt(
     leaks = {what: value for what, value in secrets.items() if value in output}
     lines = [line for line in output.splitlines() if any(v in line for v in leaks.values())]
     assert leaks == {}, "\n".join(lines[:20])
+    # The refusals on the way (a wrong password, a mistyped link, a missing CSRF token) are
+    # answers to the person, not failures of the server: no traceback for them.
+    assert "Traceback" not in output, output[output.index("Traceback") - 500 :][:3000]

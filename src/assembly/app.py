@@ -365,6 +365,14 @@ class RequestMarksMiddleware:
         await self.app(scope, receive, send)
 
 
+def _refusals(cls: type[Exception] = DomainError) -> set[type[Exception]]:
+    """Every refusal the domain raises: the class and all its subclasses."""
+    found: set[type[Exception]] = {cls}
+    for sub in cls.__subclasses__():
+        found |= _refusals(sub)
+    return found
+
+
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> Litestar:
     """Build the application; nothing is configured at import time."""
     from assembly.agenda.amendment_routes import amendment_api_routes
@@ -473,7 +481,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         # nor paths, which may carry login tokens).
         logging_config=LoggingConfig(
             log_exceptions="always",
-            disable_stack_trace={400, 401, 403, 404, 405, 409, 422},
+            # Refusals (a wrong password, a closed vote) are answers, not failures: they are
+            # not logged, so the log holds what needs a look.
+            disable_stack_trace={400, 401, 403, 404, 405, 409, 413, 415, 422, 429, *_refusals()},
             exception_logging_handler=log_exception_by_route,
         ),
         debug=settings.debug,
