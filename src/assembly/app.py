@@ -42,7 +42,7 @@ from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from assembly import __version__
+from assembly import __version__, i18n
 from assembly.audit.keys import SigningKey
 from assembly.audit.log import load_audit_key
 from assembly.credentials.auth import (
@@ -335,6 +335,14 @@ def make_jinja(settings: Settings) -> Environment:
         lstrip_blocks=True,
     )
     env.filters["weight"] = format_weight
+    # Pages and pushed fragments are translated into the language of the work in hand.
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n.gettext, ngettext=i18n.ngettext, pgettext=i18n.pgettext, newstyle=True
+    )
+    env.filters["translate"] = i18n.translate
+    env.globals["current_language"] = i18n.current_language
+    env.globals["languages"] = i18n.LANGUAGES
     env.globals["csrf_field"] = csrf_field
     env.globals["version"] = __version__
     env.globals["as_of"] = as_of
