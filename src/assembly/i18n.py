@@ -60,9 +60,9 @@ def catalogue(lang: str) -> Catalog:
     folder = LOCALE_DIR / lang / "LC_MESSAGES"
     for path in sorted(folder.glob("*.po")):
         with path.open("rb") as fp:
-            for message in read_po(fp, locale=lang):
-                if message.id and message.string and not message.fuzzy:
-                    merged[message.id] = message.string
+            for entry in read_po(fp, locale=lang):
+                if entry.id and entry.string and not entry.fuzzy:
+                    merged[entry.id] = entry.string
     return merged
 
 
