@@ -62,7 +62,7 @@ def catalogue(lang: str) -> Catalog:
         with path.open("rb") as fp:
             for entry in read_po(fp, locale=lang):
                 if entry.id and entry.string and not entry.fuzzy:
-                    merged[entry.id] = entry.string
+                    merged[entry.id] = entry
     return merged
 
 
