@@ -340,6 +340,7 @@ def make_jinja(settings: Settings) -> Environment:
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=i18n.gettext, ngettext=i18n.ngettext, pgettext=i18n.pgettext, newstyle=True
     )
+    env.policies["ext.i18n.trimmed"] = True  # {% trans %} text is one line, as extracted
     env.filters["translate"] = i18n.translate
     env.globals["current_language"] = i18n.current_language
     env.globals["languages"] = i18n.LANGUAGES
