@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/i18n_check.py [PATH ...]   (default: src and templates)
 
-Prints each missing message id by language and exits 1 when any is missing.
+Prints each missing message id by language, and each translation whose placeholders differ
+from its message's, and exits 1 when there is any (the checks are in assembly.catalogues).
 """
 
 from __future__ import annotations
@@ -10,43 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-
-from assembly import i18n
-
-ROOT = Path(__file__).resolve().parents[1]
-KEYWORDS = {**DEFAULT_KEYWORDS, "t": None}
-METHODS = [("src/**.py", "python"), ("templates/**.html", "jinja2")]
-OPTIONS = {"templates/**.html": {"trimmed": "true", "trim_blocks": "true", "lstrip_blocks": "true"}}
-
-
-def extracted(paths: list[Path] | None = None) -> dict[str, list[str]]:
-    """Every message id in the code and templates, with where it is used."""
-    found: dict[str, list[str]] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
-        ROOT, METHODS, OPTIONS, KEYWORDS, strip_comment_tags=True
-    ):
-        where = ROOT / filename
-        if paths and not any(where.is_relative_to(p) or where == p for p in paths):
-            continue
-        ids = message if isinstance(message, tuple) else (message,)
-        for msgid in ids:
-            if msgid:
-                found.setdefault(msgid, []).append(f"{filename}:{lineno}")
-    return found
-
-
-def missing(paths: list[Path] | None = None) -> dict[str, list[str]]:
-    """Message ids with no translation, by language."""
-    ids = extracted(paths)
-    out: dict[str, list[str]] = {}
-    for lang in i18n.LANGUAGES:
-        if lang == i18n.DEFAULT_LANGUAGE:
-            continue
-        known = {m.id if isinstance(m.id, str) else m.id[0] for m in i18n.catalogue(lang) if m.id}
-        plural_ids = {p for m in i18n.catalogue(lang) if isinstance(m.id, tuple) for p in m.id}
-        out[lang] = sorted(i for i in ids if i not in known and i not in plural_ids)
-    return out
+from assembly.catalogues import extracted, mismatched_placeholders, missing
 
 
 def main(argv: list[str]) -> int:
@@ -56,8 +21,17 @@ def main(argv: list[str]) -> int:
         for msgid in ids:
             print(f"{lang}\t{msgid!r}")
     total = sum(len(v) for v in gaps.values())
-    print(f"{len(extracted(paths))} messages, {total} translations missing", file=sys.stderr)
-    return 1 if total else 0
+    wrong = mismatched_placeholders()
+    for lang, ids in wrong.items():
+        for msgid in ids:
+            print(f"{lang}\tplaceholders differ\t{msgid!r}")
+    bad = sum(len(v) for v in wrong.values())
+    print(
+        f"{len(extracted(paths))} messages, {total} translations missing, "
+        f"{bad} with other placeholders",
+        file=sys.stderr,
+    )
+    return 1 if total or bad else 0
 
 
 if __name__ == "__main__":

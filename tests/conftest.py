@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
@@ -37,6 +38,12 @@ TEST_DB_URL = os.environ.get("ASSEMBLY_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("ASSEMBLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 PASSWORD = "correct horse battery"
+
+
+# Hypothesis checks properties, not speed: its per-example deadline (200 ms) fails tests at
+# random when two test runs and a browser share the machine's two cores.
+hypothesis_settings.register_profile("assembly", deadline=None)
+hypothesis_settings.load_profile("assembly")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -13,7 +13,15 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
 )
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2 import (
+    BytecodeCache,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 from litestar import Litestar, MediaType, Request, Response, Router, get
 from litestar.channels import ChannelsPlugin
@@ -63,6 +71,14 @@ from assembly.errors import (
     NotFound,
     UnsupportedMediaType,
 )
+from assembly.i18n import t
+from assembly.language import (
+    AssemblyLanguages,
+    LanguageMiddleware,
+    accepted,
+    chosen_language,
+    language_decided,
+)
 from assembly.live.broadcast import as_of, start_reading
 from assembly.openapi import JSON_PATHS, ClosedStructSchemaPlugin, declare_error_responses
 from assembly.security import (
@@ -99,6 +115,7 @@ class AppContext:
     turnout_pending: set[int] = field(default_factory=set)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     login_limits: LoginLimits = field(default_factory=LoginLimits)
+    assembly_languages: AssemblyLanguages = field(default_factory=AssemblyLanguages)
 
     def login_url(self, token: str) -> str:
         return f"{self.settings.public_url}/login/{token}"
@@ -127,6 +144,16 @@ def _error_response(
     *,
     login_required: bool = False,
 ) -> Response[Any]:
+    # In the request's language: LanguageMiddleware chose it, unless the request was refused
+    # before reaching it (no such route, for one); the error page renders after this returns.
+    lang = (
+        language_decided(request.scope)
+        or chosen_language(request)
+        or accepted(request.headers.get("accept-language"))
+        or i18n.DEFAULT_LANGUAGE
+    )
+    i18n.CURRENT.set(lang)
+    message = i18n.translate(message, lang)
     if _wants_html(request):
         if login_required and request.method == "GET" and not request.headers.get("hx-request"):
             return Redirect(f"/login?next={request.url.path}")
@@ -155,7 +182,7 @@ async def refuse_bad_requests(request: Request[Any, Any, Any]) -> None:
     for name, value in request.path_params.items():
         if isinstance(value, int) and abs(value) > MAX_NUMBER:
             what = "version" if name == "number" else name.removesuffix("_id").replace("_", " ")
-            raise NotFound(f"There is no {what} {value}.")
+            raise NotFound(t("There is no {what} {value}.", what=what, value=value))
     params = [("path", k, v) for k, v in request.path_params.items()]
     params += [("query", k, v) for k, v in request.query_params.multi_items()]
     for source, key, value in params:
@@ -166,7 +193,10 @@ async def refuse_bad_requests(request: Request[Any, Any, Any]) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaType(
-            f"Send the body as JSON (Content-Type: application/json), not {media_type}."
+            t(
+                "Send the body as JSON (Content-Type: application/json), not {media_type}.",
+                media_type=media_type,
+            )
         )
     if not await request.body():
         return  # the handler says that the body is missing
@@ -193,8 +223,10 @@ def _refuse_bad_text(value: Any, where: str, source: str) -> None:
             raise ValidationException(
                 extra=[
                     {
-                        "message": "text may not hold a NUL character (\\u0000) or an "
-                        "unpaired surrogate (\\ud800 to \\udfff)",
+                        "message": t(
+                            "text may not hold a NUL character (\\u0000) or an unpaired surrogate "
+                            "(\\ud800 to \\udfff)"
+                        ),
                         "key": where or source,
                         "source": source,
                     }
@@ -236,7 +268,7 @@ def _explain(error: dict[str, Any]) -> str:
     key, message = error.get("key") or "body", error.get("message")
     if error.get("source") == "body" and message == f"'{key}'":
         # Litestar's word for a body that is not there at all.
-        return "body: the request has no body; send it as JSON"
+        return t("body: the request has no body; send it as JSON")
     return f"{key}: {message}"
 
 
@@ -245,7 +277,9 @@ def validation_error_handler(
 ) -> Response[Any]:
     extra = exc.extra if isinstance(exc.extra, list) else []
     details = "; ".join(_explain(e) for e in extra if isinstance(e, dict))
-    message = f"The request is not valid: {details}" if details else str(exc.detail)
+    message = (
+        t("The request is not valid: {details}", details=details) if details else str(exc.detail)
+    )
     return _error_response(request, 400, "invalid_request", message, list(extra))
 
 
@@ -260,7 +294,10 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         return response
     if exc.status_code == 413:
         limit = request.route_handler.resolve_request_max_body_size()
-        message = f"The request body is too large: this address takes at most {limit:,} bytes."
+        message = t(
+            "The request body is too large: this address takes at most {limit:,} bytes.",
+            limit=limit,
+        )
         return _error_response(request, 413, "too_large", message, [])
     if isinstance(exc.__cause__, SerializationException):
         detail = str(exc.detail)
@@ -323,12 +360,32 @@ def csrf_field(context: Context) -> Markup:
     return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
 
 
+class CompiledTemplates(BytecodeCache):
+    """Compiled templates kept in memory for every environment of the process: an app built
+    again (tests build one per test) does not compile its templates again. Jinja checks each
+    template's source checksum, so an edited template is compiled afresh."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if (code := self.store.get(bucket.key)) is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 def make_jinja(settings: Settings) -> Environment:
     """One Jinja environment for pages and for the fragments pushed over WebSockets."""
     from assembly.credentials.rules import format_weight
 
     env = Environment(
         loader=FileSystemLoader(settings.templates_dir),
+        bytecode_cache=COMPILED_TEMPLATES,
         autoescape=select_autoescape(["html", "xml", "svg"]),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -342,6 +399,8 @@ def make_jinja(settings: Settings) -> Environment:
     )
     env.policies["ext.i18n.trimmed"] = True  # {% trans %} text is one line, as extracted
     env.filters["translate"] = i18n.translate
+    # A t() message printed as it is ({{ error }}) is shown in the reader's language too.
+    env.finalize = i18n.translate
     env.globals["current_language"] = i18n.current_language
     env.globals["languages"] = i18n.LANGUAGES
     env.globals["csrf_field"] = csrf_field
@@ -389,6 +448,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     from assembly.audit.routes import audit_api_routes
     from assembly.credentials.pages import page_routes
     from assembly.credentials.routes import api_routes
+    from assembly.language import language_routes
     from assembly.live.routes import live_routes
     from assembly.publishing.export_routes import export_routes
     from assembly.publishing.minutes_routes import minutes_routes
@@ -446,6 +506,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             *audit_api_routes(),
             *page_routes(),
             *live_routes(),
+            *language_routes(),
             *record_routes(),
             *export_routes(),
             *minutes_routes(),
@@ -462,6 +523,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         middleware=[
             RequestMarksMiddleware,
             DefineMiddleware(SessionAuthMiddleware, exclude=["/static", "/schema"]),
+            # After the session: a delegate's stored language is one of its inputs.
+            LanguageMiddleware,
         ],
         before_send=[security_headers_hook(settings)],
         csrf_config=csrf_config(settings),

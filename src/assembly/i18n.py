@@ -60,9 +60,15 @@ def catalogue(lang: str) -> Catalog:
     folder = LOCALE_DIR / lang / "LC_MESSAGES"
     for path in sorted(folder.glob("*.po")):
         with path.open("rb") as fp:
-            for entry in read_po(fp, locale=lang):
-                if entry.id and entry.string and not entry.fuzzy:
-                    merged[entry.id] = entry
+            po = read_po(fp, locale=lang)
+        for entry in po:
+            if entry.id and entry.string and not entry.fuzzy:
+                merged[entry.id] = entry
+        # The plural rule the translators wrote the forms for (the .po's Plural-Forms), not
+        # CLDR's: Babel's French and Spanish now have a third form ("many", for millions),
+        # which would send every plural past one to a form no catalogue has: English.
+        if any(name.lower() == "plural-forms" for name, _ in po.mime_headers):
+            merged.mime_headers = [("Plural-Forms", po.plural_forms)]
     return merged
 
 

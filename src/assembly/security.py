@@ -12,6 +12,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 from litestar.types import BeforeMessageSendHookHandler, Logger, Message, Scope
 
+from assembly.i18n import t
 from assembly.settings import Settings
 
 # Scripts, styles, fonts and images come from the app itself only: no inline script or style
@@ -76,7 +77,7 @@ CSRF_HEADER = "X-CSRFToken"
 CSRF_FIELD = "_csrf_token"
 # litestar.middleware.csrf refuses with a PermissionDeniedException carrying this detail.
 CSRF_REFUSED = "CSRF token verification failed"
-CSRF_MESSAGE = (
+CSRF_MESSAGE = t(
     "This page's security token is missing or out of date, so the request was refused and "
     "nothing was changed. Reload the page and try again. (Programs: send the X-CSRFToken "
     "header with the value of the csrftoken cookie that any GET request sets.)"

@@ -87,12 +87,14 @@ def part(page: str, heading_id: str) -> str:
 
 
 def captured_pushes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every fragment published to the screens from now on (and still published)."""
+    """Every fragment published to the screens from now on (and still published), in English:
+    a shared fragment is also published in French and Spanish, to their topics."""
     pushed: list[str] = []
     publish = broadcast.publish
 
     def spy(ctx: Any, topic: str, fragment: str) -> None:
-        pushed.append(fragment)
+        if not topic.endswith((":fr", ":es")):
+            pushed.append(fragment)
         publish(ctx, topic, fragment)
 
     monkeypatch.setattr(broadcast, "publish", spy)

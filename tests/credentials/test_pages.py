@@ -600,13 +600,13 @@ async def test_projector_is_public_and_shows_no_personal_data(
     assert "3</strong> of 3 Full Members present" in html
     assert "-head" not in html and "-del" not in html and "NMO AAA" not in html
     # The public projector holds the assembly's WebSocket (no personal data on it).
-    assert f'ws-connect="/ws/assembly/{world.assembly_id}"' in html
+    assert f'ws-connect="/ws/assembly/{world.assembly_id}?lang=en"' in html
     fragment = await public.get(f"/projector/{world.assembly_id}/quorum")
     assert fragment.status_code == 200
     assert 'id="quorum"' in fragment.text and 'hx-swap-oob="innerHTML"' in fragment.text
     chair = await make_client(staff="chair")
     live = await chair.get(f"/projector/{world.assembly_id}")
-    assert f'ws-connect="/ws/assembly/{world.assembly_id}"' in live.text
+    assert f'ws-connect="/ws/assembly/{world.assembly_id}?lang=en"' in live.text
     assert "chair · chair" not in live.text.split("<main", 1)[1]
 
 

@@ -190,7 +190,7 @@ def test_a_check_in_on_one_server_reaches_a_socket_on_another_through_redis(
         chair = staff_session(server_b, "chair")
         url = f"/ws/assembly/{absent_world.assembly_id}"
         with server_b.websocket_connect(url, headers=chair) as socket:
-            topic = f"{shared.channel_prefix}:assembly:{absent_world.assembly_id}"
+            topic = f"{shared.channel_prefix}:assembly:{absent_world.assembly_id}:en"
             wait_for_redis_subscriber(redis_url, topic)
             check_in(server_a, desk, absent_world.delegate["AAA-head"])
             assert_quorum_fragment(socket.receive_text(timeout=WAIT_S), present=1, full_members=3)
@@ -212,7 +212,7 @@ def test_deployments_sharing_a_redis_do_not_hear_each_other(
             other.websocket_connect(url, headers=stranger) as foreign,
         ):
             for prefix in (ours.channel_prefix, theirs.channel_prefix):
-                topic = f"{prefix}:assembly:{absent_world.assembly_id}"
+                topic = f"{prefix}:assembly:{absent_world.assembly_id}:en"
                 wait_for_redis_subscriber(redis_url, topic)
             check_in(server_a, desk, absent_world.delegate["AAA-head"])
             assert_quorum_fragment(socket.receive_text(timeout=WAIT_S), present=1, full_members=3)

@@ -386,7 +386,7 @@ async def test_a_ballot_through_one_process_reaches_the_chair_screen_on_another(
         turnout = re.compile(rf'id="turnout-{vote_id}"')
 
         # Channel names in Redis start with the database's name, which both processes share.
-        topic = f"{deployment.database}:assembly:{world.assembly_id}"
+        topic = f"{deployment.database}:assembly:{world.assembly_id}:en"
         async with screen_socket(b, chair, world.assembly_id) as chair_screen:
             wait_for_redis_subscribers(redis_url, topic)
             cast = await phone.post(
@@ -453,7 +453,7 @@ async def test_two_workers_on_one_port_share_ballots_and_screens(
                     if len(screens) == len(workers):
                         break
                 assert screens.keys() == workers, f"every screen went to {set(screens)}"
-                topic = f"{deployment.database}:assembly:{world.assembly_id}"
+                topic = f"{deployment.database}:assembly:{world.assembly_id}:en"
                 wait_for_redis_subscribers(redis_url, topic, count=len(workers))
 
                 cast = await phone.post(

@@ -560,7 +560,7 @@ async def test_the_projector_shows_the_open_vote_then_the_result_with_a_chart(
 
     chair = await make_client(staff="chair")
     live_page = (await chair.get(f"/projector/{world.assembly_id}")).text
-    assert f'ws-connect="/ws/assembly/{world.assembly_id}"' in live_page
+    assert f'ws-connect="/ws/assembly/{world.assembly_id}?lang=en"' in live_page
     assert "assembly:vote from:body" in live_page
     vote_id = await prepare(chair, world, rule="two_thirds")
     draft = (await public.get(f"/projector/{world.assembly_id}/vote")).text

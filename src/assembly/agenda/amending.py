@@ -43,6 +43,7 @@ from assembly.credentials.auth import Principal, Role
 from assembly.credentials.models import Assembly, Nmo
 from assembly.db import utcnow
 from assembly.errors import Conflict, Forbidden, Invalid, NotFound
+from assembly.i18n import t
 from assembly.publishing import service as publishing
 from assembly.voting import service as voting
 from assembly.voting.models import Vote
@@ -78,7 +79,7 @@ class Proposal:
 async def get_amendment(db: AsyncSession, amendment_id: int) -> Amendment:
     amendment = await db.get(Amendment, amendment_id)
     if amendment is None:
-        raise NotFound(f"There is no amendment {amendment_id}.")
+        raise NotFound(t("There is no amendment {amendment_id}.", amendment_id=amendment_id))
     return amendment
 
 
@@ -200,11 +201,15 @@ def problems_of(
     if amendment.degree == 2:
         target = next((a for a in rows if a.id == amendment.amends_id), None)
         if target is None:  # the foreign key makes this impossible
-            return ["The amendment it amends is gone."]
+            return [t("The amendment it amends is gone.")]
         if target.state not in PENDING_STATES:
             return [
-                f"It amends {target.label}, which is already {target.state}: "
-                "there is nothing left to reword."
+                t(
+                    "It amends {target}, which is already {state}: there is nothing left to "
+                    "reword.",
+                    target=target.label,
+                    state=target.state,
+                )
             ]
         try:
             rules.amend(effective(target, rows), pure(amendment, labels))
@@ -240,8 +245,12 @@ def deadline_for(assembly: Assembly, document: Document) -> dt.datetime | None:
 def _deadline_known(assembly: Assembly, document: Document) -> None:
     if document.kind in ("constitution", "bylaws") and assembly.starts_on is None:
         raise Conflict(
-            f"Amendments to the {document.kind} close a set number of days before the assembly "
-            "starts, and this assembly has no start date yet: the secretariat sets it first.",
+            t(
+                "Amendments to the {kind} close a set number of days before the assembly "
+                "starts, and this assembly has no start date yet: the secretariat sets "
+                "it first.",
+                kind=document.kind,
+            ),
             code="deadline_unknown",
         )
 
@@ -252,9 +261,17 @@ def _deadline_known(assembly: Assembly, document: Document) -> None:
 def _clean_text(text: str, where: str) -> str:
     text = (text or "").strip()
     if not text:
-        raise Invalid(f"{where}: the new text is empty (to remove a paragraph, delete it).")
+        raise Invalid(
+            t("{where}: the new text is empty (to remove a paragraph, delete it).", where=where)
+        )
     if len(text) > MAX_TEXT:
-        raise Invalid(f"{where}: the text is longer than {MAX_TEXT} characters.")
+        raise Invalid(
+            t(
+                "{where}: the text is longer than {max_text} characters.",
+                where=where,
+                max_text=MAX_TEXT,
+            )
+        )
     return text
 
 
@@ -268,21 +285,31 @@ def build_changes(
     """First-degree changes against the text as amended so far; new paragraphs are named
     <label>.<n> (A3.1, A3.2), unique in the document whatever else is adopted."""
     if not wanted:
-        raise Invalid("An amendment needs at least one change.")
+        raise Invalid(t("An amendment needs at least one change."))
     if len(wanted) > MAX_CHANGES:
-        raise Invalid(f"An amendment has at most {MAX_CHANGES} changes; split it.")
+        raise Invalid(
+            t("An amendment has at most {max_changes} changes; split it.", max_changes=MAX_CHANGES)
+        )
     texts = {p.id: p.text for p in text}
     out: list[Change] = []
     touched: set[str] = set()
     inserted = 0
     for n, c in enumerate(wanted, start=1):
-        where = f"Change {n}"
+        where = t("Change {n}", n=n)
         if c.op not in CHANGE_OPS:
-            raise Invalid(f"{where}: the kind of change must be replace, insert or delete.")
+            raise Invalid(
+                t("{where}: the kind of change must be replace, insert or delete.", where=where)
+            )
         if c.op == "insert":
             after = c.after or None
             if after is not None and after not in texts and after not in touched:
-                raise Invalid(f"{where}: there is no paragraph {after!r} to insert after.")
+                raise Invalid(
+                    t(
+                        "{where}: there is no paragraph {after!r} to insert after.",
+                        where=where,
+                        after=after,
+                    )
+                )
             inserted += 1
             new_id = f"{label}.{inserted}"
             out.append(Insert(after, new_id, _clean_text(c.text, where)))
@@ -290,19 +317,33 @@ def build_changes(
             continue
         paragraph_id = c.paragraph_id or ""
         if paragraph_id not in texts:
-            raise Invalid(f"{where}: there is no paragraph {paragraph_id!r} in the text.")
+            raise Invalid(
+                t(
+                    "{where}: there is no paragraph {paragraph_id!r} in the text.",
+                    where=where,
+                    paragraph_id=paragraph_id,
+                )
+            )
         if paragraph_id in touched:
             raise Invalid(
-                f"{where}: paragraph {_number_of(text, paragraph_id)} is changed twice in one "
-                "amendment; write it as one change."
+                t(
+                    "{where}: paragraph {number} is changed twice in one amendment; write it "
+                    "as one change.",
+                    where=where,
+                    number=_number_of(text, paragraph_id),
+                )
             )
         touched.add(paragraph_id)
         if c.op == "replace":
             new = _clean_text(c.text, where)
             if new == texts[paragraph_id]:
                 raise Invalid(
-                    f"{where}: the new text of paragraph {_number_of(text, paragraph_id)} is the "
-                    "same as the current one."
+                    t(
+                        "{where}: the new text of paragraph {number} is the same as the current "
+                        "one.",
+                        where=where,
+                        number=_number_of(text, paragraph_id),
+                    )
                 )
             out.append(Replace(paragraph_id, new, texts[paragraph_id]))
         else:
@@ -315,7 +356,7 @@ def build_rewording(
 ) -> tuple[Change, ...]:
     """Second-degree changes: each rewords a text that the target amendment writes."""
     if not wanted:
-        raise Invalid("An amendment needs at least one change.")
+        raise Invalid(t("An amendment needs at least one change."))
     writes = {
         (c.paragraph_id if isinstance(c, Replace) else c.new_id): c.text
         for c in target.changes
@@ -324,25 +365,47 @@ def build_rewording(
     out: list[Change] = []
     seen: set[str] = set()
     for n, c in enumerate(wanted, start=1):
-        where = f"Change {n}"
+        where = t("Change {n}", n=n)
         if c.op != "replace":
             raise AmendmentRefused(
                 "amendment_second_degree_change",
-                f"{where}: an amendment to amendment {target.id} can only reword the texts it "
-                "writes, not insert or delete.",
+                t(
+                    "{where}: an amendment to amendment {target} can only reword the texts "
+                    "it writes, not insert or delete.",
+                    where=where,
+                    target=target.id,
+                ),
             )
         paragraph_id = c.paragraph_id or ""
         if paragraph_id not in writes:
             raise Invalid(
-                f"{where}: amendment {target.id} writes no text for paragraph {paragraph_id!r}; "
-                f"it writes {', '.join(sorted(writes)) or 'none'}."
+                t(
+                    "{where}: amendment {target} writes no text for paragraph "
+                    "{paragraph_id!r}; it writes {written}.",
+                    where=where,
+                    target=target.id,
+                    paragraph_id=paragraph_id,
+                    written=", ".join(sorted(writes)) or t("none"),
+                )
             )
         if paragraph_id in seen:
-            raise Invalid(f"{where}: the text for {paragraph_id} is reworded twice.")
+            raise Invalid(
+                t(
+                    "{where}: the text for {paragraph_id} is reworded twice.",
+                    where=where,
+                    paragraph_id=paragraph_id,
+                )
+            )
         seen.add(paragraph_id)
         new = _clean_text(c.text, where)
         if new == writes[paragraph_id]:
-            raise Invalid(f"{where}: the new wording is the same as amendment {target.id}'s.")
+            raise Invalid(
+                t(
+                    "{where}: the new wording is the same as amendment {target}'s.",
+                    where=where,
+                    target=target.id,
+                )
+            )
         out.append(Replace(paragraph_id, new, writes[paragraph_id]))
     return tuple(out)
 
@@ -357,11 +420,16 @@ def may_propose_for(principal: Principal, nmo: Nmo) -> None:
         return
     if principal.role is Role.delegate and principal.nmo_id == nmo.id:
         raise Forbidden(
-            f"Only the head of delegation of {nmo.code} submits or changes its amendments."
+            t(
+                "Only the head of delegation of {nmo} submits or changes its amendments.",
+                nmo=nmo.code,
+            )
         )
     raise Forbidden(
-        "An amendment is submitted by the head of delegation of its NMO, or by the secretariat "
-        "on the NMO's behalf."
+        t(
+            "An amendment is submitted by the head of delegation of its NMO, or by "
+            "the secretariat on the NMO's behalf."
+        )
     )
 
 
@@ -405,31 +473,40 @@ async def submit(
     assembly = await db.get(Assembly, document.assembly_id)
     assert assembly is not None
     if nmo.assembly_id != document.assembly_id:
-        raise Invalid(f"{nmo.code} is not a member of this assembly.")
+        raise Invalid(t("{nmo} is not a member of this assembly.", nmo=nmo.code))
     may_propose_for(principal, nmo)
     if nmo.member_class == "suspended":
-        raise Forbidden(f"{nmo.code} is suspended and cannot submit amendments.")
+        raise Forbidden(t("{nmo} is suspended and cannot submit amendments.", nmo=nmo.code))
     for vote in await votes_on(db, "document", document.id):
         if vote.state in ("draft", "open"):
             raise Conflict(
-                f"The final vote on “{document.title}” has started: no more amendments.",
+                t(
+                    "The final vote on “{title}” has started: no more amendments.",
+                    title=document.title,
+                ),
                 code="final_vote_started",
             )
         if vote.state == "closed":
             raise Conflict(
-                f"The plenary has taken its final vote on “{document.title}” (vote {vote.id}): "
-                "the text can no longer be amended at this assembly.",
+                t(
+                    "The plenary has taken its final vote on “{title}” (vote {vote}): the "
+                    "text can no longer be amended at this assembly.",
+                    title=document.title,
+                    vote=vote.id,
+                ),
                 code="final_vote_taken",
             )
     _deadline_known(assembly, document)
     rationale = proposal.rationale.strip()
     if len(rationale) > MAX_TEXT:
-        raise Invalid(f"The rationale is longer than {MAX_TEXT} characters.")
+        raise Invalid(t("The rationale is longer than {max_text} characters.", max_text=MAX_TEXT))
     sponsors = list(dict.fromkeys(proposal.cosponsor_nmo_ids))
     if len(sponsors) > MAX_COSPONSORS:
-        raise Invalid(f"At most {MAX_COSPONSORS} co-sponsors.")
+        raise Invalid(t("At most {max_cosponsors} co-sponsors.", max_cosponsors=MAX_COSPONSORS))
     if nmo.id in sponsors:
-        raise Invalid(f"{nmo.code} proposes the amendment; it cannot also co-sponsor it.")
+        raise Invalid(
+            t("{nmo} proposes the amendment; it cannot also co-sponsor it.", nmo=nmo.code)
+        )
     if sponsors:
         found = (
             await db.execute(
@@ -438,7 +515,9 @@ async def submit(
         ).scalars()
         missing = set(sponsors) - set(found)
         if missing:
-            raise Invalid(f"Co-sponsor {sorted(missing)[0]} is not an NMO of this assembly.")
+            raise Invalid(
+                t("Co-sponsor {code} is not an NMO of this assembly.", code=sorted(missing)[0])
+            )
     number = (
         await db.scalar(
             select(func.max(Amendment.number)).where(Amendment.document_id == document.id)
@@ -452,18 +531,33 @@ async def submit(
         target = next((a for a in rows if a.id == proposal.amends_id), None)
         if target is None:
             raise Invalid(
-                f"Amendment {proposal.amends_id} is not an amendment to “{document.title}”."
+                t(
+                    "Amendment {amends_id} is not an amendment to “{title}”.",
+                    amends_id=proposal.amends_id,
+                    title=document.title,
+                )
             )
         if target.degree == 2:
             raise AmendmentRefused(
                 "amendment_third_degree",
-                f"{target.label} is itself an amendment to an amendment: a third degree is not "
-                "allowed (RULES.md).",
+                t(
+                    "{target} is itself an amendment to an amendment: a third degree is not "
+                    "allowed (RULES.md).",
+                    target=target.label,
+                ),
             )
         if target.state not in PENDING_STATES:
-            raise Conflict(f"{target.label} is {target.state}: it can no longer be amended.")
+            raise Conflict(
+                t(
+                    "{target} is {state}: it can no longer be amended.",
+                    target=target.label,
+                    state=target.state,
+                )
+            )
         if await _live_vote(db, target) is not None:
-            raise Conflict(f"{target.label} is being voted on: it can no longer be amended.")
+            raise Conflict(
+                t("{target} is being voted on: it can no longer be amended.", target=target.label)
+            )
         changes = build_rewording(proposal.changes, effective(target, rows), label)
     else:
         text = await working_text(db, document, rows)
@@ -509,14 +603,25 @@ async def revise(
     assert nmo is not None
     may_propose_for(principal, nmo)
     if amendment.state not in PENDING_STATES:
-        raise Conflict(f"{amendment.label} is {amendment.state}: it can no longer be revised.")
+        raise Conflict(
+            t(
+                "{amendment} is {state}: it can no longer be revised.",
+                amendment=amendment.label,
+                state=amendment.state,
+            )
+        )
     if await _live_vote(db, amendment) is not None:
-        raise Conflict(f"{amendment.label} is being voted on: it cannot be revised now.")
+        raise Conflict(
+            t("{amendment} is being voted on: it cannot be revised now.", amendment=amendment.label)
+        )
     rows = await amendments_of(db, document.id)
     if any(a.amends_id == amendment.id and a.state in APPLIED_STATES for a in rows):
         raise Conflict(
-            f"An amendment to {amendment.label} has been adopted: its wording is the plenary's "
-            "now, and the proposer can no longer revise it."
+            t(
+                "An amendment to {amendment} has been adopted: its wording is the "
+                "plenary's now, and the proposer can no longer revise it.",
+                amendment=amendment.label,
+            )
         )
     if amendment.degree == 2:
         target = next(a for a in rows if a.id == amendment.amends_id)
@@ -542,9 +647,20 @@ async def withdraw(db: AsyncSession, principal: Principal, amendment: Amendment)
     assert nmo is not None
     may_propose_for(principal, nmo)
     if amendment.state not in PENDING_STATES:
-        raise Conflict(f"{amendment.label} is {amendment.state}: it can no longer be withdrawn.")
+        raise Conflict(
+            t(
+                "{amendment} is {state}: it can no longer be withdrawn.",
+                amendment=amendment.label,
+                state=amendment.state,
+            )
+        )
     if await _live_vote(db, amendment) is not None:
-        raise Conflict(f"{amendment.label} is being voted on: the chair cancels the vote first.")
+        raise Conflict(
+            t(
+                "{amendment} is being voted on: the chair cancels the vote first.",
+                amendment=amendment.label,
+            )
+        )
     now = utcnow()
     amendment.state = "withdrawn"
     amendment.decided_at = now
@@ -570,15 +686,24 @@ async def admit(db: AsyncSession, actor: str, amendment: Amendment, ruling: str 
     """The chair admits an amendment for debate. A late one needs the chair's ruling, which is
     recorded with the reason given."""
     if amendment.state != "submitted":
-        raise Conflict(f"{amendment.label} is {amendment.state}; only a submitted one is admitted.")
+        raise Conflict(
+            t(
+                "{amendment} is {state}; only a submitted one is admitted.",
+                amendment=amendment.label,
+                state=amendment.state,
+            )
+        )
     ruling = ruling.strip()
     if amendment.late and not ruling:
         raise Invalid(
-            f"{amendment.label} came after the deadline: admitting it is a ruling of the chair; "
-            "give the reason."
+            t(
+                "{amendment} came after the deadline: admitting it is a ruling of the "
+                "chair; give the reason.",
+                amendment=amendment.label,
+            )
         )
     if len(ruling) > 2000:
-        raise Invalid("The ruling is longer than 2000 characters.")
+        raise Invalid(t("The ruling is longer than 2000 characters."))
     amendment.state = "admitted"
     _record(db, amendment, "admitted_late" if amendment.late else "admitted", actor, ruling)
     if amendment.late:
@@ -603,12 +728,20 @@ async def refuse(db: AsyncSession, actor: str, amendment: Amendment, ruling: str
     """The chair rules an amendment out of order (for instance a late one): it is rejected
     without a vote, with the reason recorded."""
     if amendment.state not in PENDING_STATES:
-        raise Conflict(f"{amendment.label} is {amendment.state}; it can no longer be refused.")
+        raise Conflict(
+            t(
+                "{amendment} is {state}; it can no longer be refused.",
+                amendment=amendment.label,
+                state=amendment.state,
+            )
+        )
     if await _live_vote(db, amendment) is not None:
-        raise Conflict(f"{amendment.label} is being voted on: cancel the vote first.")
+        raise Conflict(
+            t("{amendment} is being voted on: cancel the vote first.", amendment=amendment.label)
+        )
     ruling = ruling.strip()
     if not ruling:
-        raise Invalid("Ruling an amendment out of order needs a reason.")
+        raise Invalid(t("Ruling an amendment out of order needs a reason."))
     amendment.state = "rejected"
     amendment.decided_at = utcnow()
     _record(db, amendment, "ruled_out", actor, ruling)
@@ -620,10 +753,16 @@ async def merge(db: AsyncSession, actor: str, amendment: Amendment) -> None:
     so the chair merges it into the text without a vote."""
     if amendment.state != "admitted":
         raise Conflict(
-            f"{amendment.label} is {amendment.state}; only an admitted amendment can be merged."
+            t(
+                "{amendment} is {state}; only an admitted amendment can be merged.",
+                amendment=amendment.label,
+                state=amendment.state,
+            )
         )
     if await _live_vote(db, amendment) is not None:
-        raise Conflict(f"{amendment.label} is being voted on: cancel the vote first.")
+        raise Conflict(
+            t("{amendment} is being voted on: cancel the vote first.", amendment=amendment.label)
+        )
     document = await get_document(db, amendment.document_id)
     rows = await amendments_of(db, document.id)
     _check_votable(amendment, rows, await working_text(db, document, rows))
@@ -645,8 +784,12 @@ def _check_votable(
     problems = problems_of(amendment, rows, text)
     if problems:
         raise Conflict(
-            f"{amendment.label} no longer applies to the text as amended: {problems[0]} "
-            "The proposer can revise it.",
+            t(
+                "{amendment} no longer applies to the text as amended: {problem} The "
+                "proposer can revise it.",
+                amendment=amendment.label,
+                problem=problems[0],
+            ),
             code="amendment_conflict",
         )
     if amendment.degree == 1:
@@ -655,8 +798,12 @@ def _check_votable(
         ]
         if waiting:
             raise Conflict(
-                f"First decide the amendments to {amendment.label} ({', '.join(waiting)}): "
-                "amendments to an amendment are voted before it.",
+                t(
+                    "First decide the amendments to {amendment} ({waiting}): amendments to "
+                    "an amendment are voted before it.",
+                    amendment=amendment.label,
+                    waiting=", ".join(waiting),
+                ),
                 code="voting_order",
             )
 
@@ -685,10 +832,14 @@ async def open_amendment_vote(
     the main text needs) is created and opened; if it cannot open, nothing is stored."""
     if amendment.state != "admitted":
         raise Conflict(
-            f"{amendment.label} is {amendment.state}; only an admitted amendment is voted on."
+            t(
+                "{amendment} is {state}; only an admitted amendment is voted on.",
+                amendment=amendment.label,
+                state=amendment.state,
+            )
         )
     if await _live_vote(db, amendment) is not None:
-        raise Conflict(f"{amendment.label} is already being voted on.")
+        raise Conflict(t("{amendment} is already being voted on.", amendment=amendment.label))
     document = await get_document(db, amendment.document_id)
     assembly = await db.get(Assembly, document.assembly_id)
     assert assembly is not None
@@ -763,11 +914,16 @@ async def open_final_vote(
     constitution and the bylaws). Every amendment must be decided first."""
     for earlier in await votes_on(db, "document", document.id):
         if earlier.state in ("draft", "open"):
-            raise Conflict(f"The final vote on “{document.title}” has already started.")
+            raise Conflict(
+                t("The final vote on “{title}” has already started.", title=document.title)
+            )
         if earlier.state == "closed":
             raise Conflict(
-                f"The plenary has already taken its final vote on “{document.title}” "
-                f"(vote {earlier.id})."
+                t(
+                    "The plenary has already taken its final vote on “{title}” (vote {earlier}).",
+                    title=document.title,
+                    earlier=earlier.id,
+                )
             )
     rows = await amendments_of(db, document.id)
     undecided = [
@@ -777,8 +933,11 @@ async def open_final_vote(
     ]
     if undecided:
         raise Conflict(
-            f"Decide every amendment before the final vote: {', '.join(undecided)} "
-            "still waiting (vote, merge, rule out, or have them withdrawn).",
+            t(
+                "Decide every amendment before the final vote: {undecided} still waiting "
+                "(vote, merge, rule out, or have them withdrawn).",
+                undecided=", ".join(undecided),
+            ),
             code="amendments_pending",
         )
     assembly = await db.get(Assembly, document.assembly_id)

@@ -19,6 +19,7 @@ from assembly.credentials.auth import CHAIR, LOGGED_IN, Principal, Role, role_gu
 from assembly.credentials.models import Nmo
 from assembly.credentials.routes import ensure_assembly_access
 from assembly.errors import Invalid
+from assembly.i18n import t
 from assembly.live.broadcast import announce_agenda, announce_vote
 from assembly.openapi import Id
 from assembly.voting.routes import vote_out
@@ -224,10 +225,10 @@ class DocumentAmendmentsController(Controller):
         ensure_assembly_access(request.user, document.assembly_id)
         nmo_id = data.nmo_id if data.nmo_id is not None else request.user.nmo_id
         if nmo_id is None:
-            raise Invalid("Name the NMO that proposes the amendment (nmo_id).")
+            raise Invalid(t("Name the NMO that proposes the amendment (nmo_id)."))
         nmo = await db.get(Nmo, nmo_id)
         if nmo is None:
-            raise Invalid(f"There is no NMO {nmo_id}.")
+            raise Invalid(t("There is no NMO {nmo_id}.", nmo_id=nmo_id))
         amendment = await amending.submit(
             db,
             request.user,

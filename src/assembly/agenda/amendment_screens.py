@@ -41,6 +41,7 @@ from assembly.credentials.routes import ensure_assembly_access
 from assembly.credentials.screens import Req, ctx_of, is_htmx, page, see_other
 from assembly.db import utcnow
 from assembly.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from assembly.i18n import t
 from assembly.live.broadcast import announce_agenda
 
 # Who may reach the proposer's routes; amending decides who may act for which NMO.
@@ -48,18 +49,18 @@ PROPOSERS = frozenset({Role.secretariat, Role.delegate})
 # The paragraph choice "before paragraph 1": only a new paragraph can go there.
 START = "@start"
 KIND_NAMES = {
-    "policy": "Policy",
-    "position_paper": "Position paper",
-    "constitution": "Constitution",
-    "bylaws": "Bylaws",
+    "policy": t("Policy"),
+    "position_paper": t("Position paper"),
+    "constitution": t("Constitution"),
+    "bylaws": t("Bylaws"),
 }
 STATE_WORDS = {
-    "submitted": "Submitted",
-    "admitted": "Admitted",
-    "withdrawn": "Withdrawn",
-    "merged": "Merged as friendly",
-    "adopted": "Adopted",
-    "rejected": "Rejected",
+    "submitted": t("Submitted"),
+    "admitted": t("Admitted"),
+    "withdrawn": t("Withdrawn"),
+    "merged": t("Merged as friendly"),
+    "adopted": t("Adopted"),
+    "rejected": t("Rejected"),
 }
 STATE_TONES = {"merged": "ok", "adopted": "ok", "rejected": "bad", "withdrawn": "muted"}
 LIVE_VOTE_STATES = ("draft", "open")
@@ -116,11 +117,15 @@ async def opening_of(db: AsyncSession, document: Document) -> Opening:
     final = state["final_vote"]
     closed = ""
     if final is not None and final.state in LIVE_VOTE_STATES:
-        closed = f"The final vote on “{document.title}” has started: no more amendments."
+        closed = t(
+            "The final vote on “{title}” has started: no more amendments.", title=document.title
+        )
     elif deadline is None and document.kind in ("constitution", "bylaws"):
-        closed = (
-            f"Amendments to the {document.kind} close a set number of days before the assembly "
-            "starts, and this assembly has no start date yet: the secretariat sets it first."
+        closed = t(
+            "Amendments to the {kind} close a set number of days before the assembly "
+            "starts, and this assembly has no start date yet: the secretariat sets "
+            "it first.",
+            kind=document.kind,
         )
     return Opening(deadline, deadline is not None and utcnow() > deadline, closed)
 
@@ -150,35 +155,42 @@ def shown_change(
 ) -> ShownChange:
     def where(paragraph_id: str) -> str:
         if number is None:
-            return f"paragraph {paragraph_id} (no longer in the text)"
-        return f"paragraph {number}"
+            return t("paragraph {paragraph_id} (no longer in the text)", paragraph_id=paragraph_id)
+        return t("paragraph {number}", number=number)
 
     if isinstance(change, Insert):
+        place: str
+        anchor: str | None
         if change.after is None:
-            place, anchor = "at the start", None
+            place, anchor = t("at the start"), None
         else:
             place, anchor = where(change.after), change.after
-        verb = "Insert a new paragraph" + (" after" if change.after else "")
+        verb = t("Insert a new paragraph after") if change.after else t("Insert a new paragraph")
         return ShownChange("insert", verb, place, _on(anchor, on_page), change.new_id, words)
     if isinstance(change, Delete):
         anchor = change.paragraph_id
-        return ShownChange("delete", "Delete", where(anchor), _on(anchor, on_page), None, words)
+        return ShownChange("delete", t("Delete"), where(anchor), _on(anchor, on_page), None, words)
     if target_label is not None:  # a second-degree change rewords a text the target writes
         if number is None:
             return ShownChange(
                 "replace",
-                f"Reword {target_label}'s new paragraph",
+                t("Reword {target_label}'s new paragraph", target_label=target_label),
                 change.paragraph_id,
                 None,
                 None,
                 words,
             )
-        verb = f"Reword {target_label}'s new text for"
+        verb = t("Reword {target_label}'s new text for", target_label=target_label)
         return ShownChange(
-            "replace", verb, f"paragraph {number}", _on(change.paragraph_id, on_page), None, words
+            "replace",
+            verb,
+            t("paragraph {number}", number=number),
+            _on(change.paragraph_id, on_page),
+            None,
+            words,
         )
     anchor = change.paragraph_id
-    return ShownChange("replace", "Replace", where(anchor), _on(anchor, on_page), None, words)
+    return ShownChange("replace", t("Replace"), where(anchor), _on(anchor, on_page), None, words)
 
 
 def _on(paragraph_id: str | None, on_page: set[str]) -> str | None:
@@ -206,9 +218,9 @@ class ShownAmendment:
 
 def state_words(row: Amendment) -> str:
     if row.state == "submitted" and row.late:
-        return "Late: waits for the chair's ruling"
+        return t("Late: waits for the chair's ruling")
     if row.state == "admitted" and row.late:
-        return "Admitted late, by the chair's ruling"
+        return t("Admitted late, by the chair's ruling")
     return STATE_WORDS.get(row.state, row.state)
 
 
@@ -290,16 +302,18 @@ async def done_notice(
         return ""
     if submitted:
         return submitted_notice(amendment)
-    return f"{amendment.label} was {'revised' if revised else 'withdrawn'}."
+    if revised:
+        return t("{label} was revised.", label=amendment.label)
+    return t("{label} was withdrawn.", label=amendment.label)
 
 
 def submitted_notice(amendment: Amendment) -> str:
     if amendment.late:
-        return (
-            f"{amendment.label} was submitted after the deadline: the chair decides whether to "
-            "admit it."
+        return t(
+            "{amendment} was submitted after the deadline: the chair decides whether to admit it.",
+            amendment=amendment.label,
         )
-    return f"{amendment.label} was submitted."
+    return t("{amendment} was submitted.", amendment=amendment.label)
 
 
 @get("/documents/{document_id:int}/amendments", opt=roles(LOGGED_IN))
@@ -379,7 +393,7 @@ def optional_id(raw: Any, key: str) -> int | None:
     try:
         return int(got)
     except ValueError:
-        raise Invalid(f"{key} must be the number of an amendment.") from None
+        raise Invalid(t("{key} must be the number of an amendment.", key=key)) from None
 
 
 def form_of(amendment: Amendment) -> ProposalForm:
@@ -402,8 +416,8 @@ def proposal_of(form: ProposalForm, *, second_degree: bool, amends_id: int | Non
     wanted: list[ChangeIn] = []
     for n, c in enumerate(form.changes, start=1):
         if not c.paragraph:
-            what = "the text it rewords" if second_degree else "the paragraph it changes"
-            raise Invalid(f"Change {n}: choose {what}.")
+            what = t("the text it rewords") if second_degree else t("the paragraph it changes")
+            raise Invalid(t("Change {n}: choose {what}.", n=n, what=what))
         if second_degree:
             wanted.append(ChangeIn("replace", paragraph_id=c.paragraph, text=c.text))
         elif c.op == "insert":
@@ -411,15 +425,18 @@ def proposal_of(form: ProposalForm, *, second_degree: bool, amends_id: int | Non
             wanted.append(ChangeIn("insert", after=after, text=c.text))
         elif c.paragraph == START:
             raise Invalid(
-                f"Change {n}: only a new paragraph can go before paragraph 1; choose the "
-                "paragraph to replace or delete."
+                t(
+                    "Change {n}: only a new paragraph can go before paragraph 1; choose the "
+                    "paragraph to replace or delete.",
+                    n=n,
+                )
             )
         else:
             wanted.append(ChangeIn(c.op, paragraph_id=c.paragraph, text=c.text))
     try:
         cosponsors = [int(v) for v in form.cosponsors]
     except ValueError:
-        raise Invalid("A co-sponsor is not an NMO of this assembly.") from None
+        raise Invalid(t("A co-sponsor is not an NMO of this assembly.")) from None
     return Proposal(
         changes=wanted,
         rationale=form.rationale,
@@ -450,13 +467,25 @@ def written_by(
     for c in changes:
         if isinstance(c, Replace):
             n = numbers.get(c.paragraph_id)
-            where = f"paragraph {n}" if n else f"paragraph {c.paragraph_id}"
-            out.append(Written(c.paragraph_id, f"Its new text for {where}", c.text))
+            where = (
+                t("paragraph {number}", number=n)
+                if n
+                else t("paragraph {number}", number=c.paragraph_id)
+            )
+            out.append(Written(c.paragraph_id, t("Its new text for {where}", where=where), c.text))
         elif isinstance(c, Insert):
             n = numbers.get(c.after) if c.after else None
-            where = f"after paragraph {n}" if n else "at the start"
+            where = t("after paragraph {n}", n=n) if n else t("at the start")
             out.append(
-                Written(c.new_id, f"The new paragraph {c.new_id} it inserts {where}", c.text)
+                Written(
+                    c.new_id,
+                    t(
+                        "The new paragraph {new_id} it inserts {where}",
+                        new_id=c.new_id,
+                        where=where,
+                    ),
+                    c.text,
+                )
             )
     return out
 
@@ -506,19 +535,30 @@ async def setting_for(
         return setting
     target = next((a for a in rows if a.id == amends_id), None)
     if target is None:
-        setting.blocked = f"Amendment {amends_id} is not an amendment to “{document.title}”."
+        setting.blocked = t(
+            "Amendment {amends_id} is not an amendment to “{title}”.",
+            amends_id=amends_id,
+            title=document.title,
+        )
         return setting
     setting.target = target
     if amendment is not None:
         return setting  # revising: amending says what still can be done
     if target.degree == 2:
-        setting.blocked = (
-            f"{target.label} is itself an amendment to an amendment: a third degree is not allowed."
+        setting.blocked = t(
+            "{target} is itself an amendment to an amendment: a third degree is not allowed.",
+            target=target.label,
         )
     elif target.state not in PENDING_STATES:
-        setting.blocked = f"{target.label} is {target.state}: it can no longer be amended."
+        setting.blocked = t(
+            "{target} is {state}: it can no longer be amended.",
+            target=target.label,
+            state=target.state,
+        )
     elif not setting.written:
-        setting.blocked = f"{target.label} only deletes paragraphs: it writes no text to reword."
+        setting.blocked = t(
+            "{target} only deletes paragraphs: it writes no text to reword.", target=target.label
+        )
     return setting
 
 
@@ -529,14 +569,20 @@ def apply_step(setting: FormSetting, form: ProposalForm, step: str) -> tuple[str
     kind, _, arg = step.partition(":")
     if kind == "add":
         if len(changes) >= amending.MAX_CHANGES:
-            return f"An amendment has at most {amending.MAX_CHANGES} changes; split it.", ""
+            return t(
+                "An amendment has at most {max_changes} changes; split it.",
+                max_changes=amending.MAX_CHANGES,
+            ), ""
         changes.append(ChangeForm())
         return "", f"paragraph_{len(changes)}"
     if kind == "amend" and arg in texts:
         if len(changes) == 1 and changes[0].blank:
             changes[0] = ChangeForm("replace", arg, texts[arg])
         elif len(changes) >= amending.MAX_CHANGES:
-            return f"An amendment has at most {amending.MAX_CHANGES} changes; split it.", ""
+            return t(
+                "An amendment has at most {max_changes} changes; split it.",
+                max_changes=amending.MAX_CHANGES,
+            ), ""
         else:
             changes.append(ChangeForm("replace", arg, texts[arg]))
         index = next(i for i, c in enumerate(changes, start=1) if c.paragraph == arg)
@@ -549,7 +595,9 @@ def apply_step(setting: FormSetting, form: ProposalForm, step: str) -> tuple[str
             return "", f"paragraph_{max(1, n - 1)}"
         chosen = changes[n - 1].paragraph
         if chosen not in texts:
-            return f"Change {n}: choose a paragraph first, then take its text.", f"paragraph_{n}"
+            return t(
+                "Change {n}: choose a paragraph first, then take its text.", n=n
+            ), f"paragraph_{n}"
         changes[n - 1].text = texts[chosen]
         return "", f"text_{n}"
     return "", ""
@@ -641,11 +689,11 @@ async def propose_page(
     if principal.role is not Role.secretariat:
         nmo = await db.get(Nmo, principal.nmo_id) if principal.nmo_id is not None else None
         if nmo is None:
-            raise Forbidden("Only a head of delegation or the secretariat proposes amendments.")
+            raise Forbidden(t("Only a head of delegation or the secretariat proposes amendments."))
         if refusal := refusal_for(principal, nmo):
             raise Forbidden(refusal)
         if nmo.member_class == "suspended":
-            raise Forbidden(f"{nmo.code} is suspended and cannot submit amendments.")
+            raise Forbidden(t("{nmo} is suspended and cannot submit amendments.", nmo=nmo.code))
     setting = await setting_for(db, document, amends_id=amends)
     context = await form_context(db, principal, setting, first_change(setting, paragraph))
     status = 422 if setting.blocked else 200
@@ -659,14 +707,14 @@ async def proposing_nmo(
     if principal.role is Role.secretariat:
         nmo_id = int(form.nmo) if form.nmo.isdigit() else None
         if nmo_id is None:
-            raise Invalid("Choose the NMO on whose behalf the amendment is submitted.")
+            raise Invalid(t("Choose the NMO on whose behalf the amendment is submitted."))
     else:
         nmo_id = principal.nmo_id
         if nmo_id is None:
-            raise Forbidden("Only a head of delegation or the secretariat proposes amendments.")
+            raise Forbidden(t("Only a head of delegation or the secretariat proposes amendments."))
     nmo = await db.get(Nmo, nmo_id)
     if nmo is None or nmo.assembly_id != document.assembly_id:
-        raise Invalid("That NMO is not a member of this assembly.")
+        raise Invalid(t("That NMO is not a member of this assembly."))
     return nmo
 
 
@@ -734,7 +782,7 @@ async def own_amendment(db: AsyncSession, principal: Principal, amendment_id: in
     ensure_assembly_access(principal, document.assembly_id)
     nmo = await db.get(Nmo, amendment.nmo_id)
     if nmo is None:
-        raise NotFound(f"There is no NMO for amendment {amendment.label}.")
+        raise NotFound(t("There is no NMO for amendment {amendment}.", amendment=amendment.label))
     if refusal := refusal_for(principal, nmo):
         raise Forbidden(refusal)
     return amendment
@@ -745,7 +793,13 @@ async def revise_page(db: AsyncSession, request: Req, amendment_id: int) -> Temp
     """The proposer's form to rewrite an undecided amendment, filled with its changes."""
     amendment = await own_amendment(db, request.user, amendment_id)
     if amendment.state not in PENDING_STATES:
-        raise Conflict(f"{amendment.label} is {amendment.state}: it can no longer be revised.")
+        raise Conflict(
+            t(
+                "{amendment} is {state}: it can no longer be revised.",
+                amendment=amendment.label,
+                state=amendment.state,
+            )
+        )
     document = await documents.get_document(db, amendment.document_id)
     setting = await setting_for(db, document, amendment=amendment)
     context = await form_context(db, request.user, setting, form_of(amendment))
@@ -789,7 +843,7 @@ async def revise_submit(
             "amendments/_saved.html",
             document=document,
             amendment_id=amendment_id,
-            notice=f"{label} was revised.",
+            notice=t("{label} was revised.", label=label),
             late=False,
         )
     amendment = await amending.get_amendment(db, amendment_id)
@@ -833,7 +887,7 @@ async def withdraw(
         await announce_agenda(ctx_of(state), assembly_id)
         if not is_htmx(request):
             return see_other(f"/documents/{document_id}/amendments", withdrawn=amendment_id)
-        notice = f"Withdrawn: {', '.join(done)}."
+        notice = t("Withdrawn: {done}.", done=", ".join(done))
     document = await documents.get_document(db, document_id)
     context = await list_context(db, principal, document, notice=notice, error=error)
     template = "amendments/_list.html" if is_htmx(request) else "amendments/list.html"

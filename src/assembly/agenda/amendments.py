@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Literal, TypeAlias
 
 from assembly.errors import Conflict, Invalid
+from assembly.i18n import t
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,11 @@ class AmendmentConflict(Conflict):
     """An amendment no longer applies to the current text: names the amendment and paragraph."""
 
     def __init__(self, amendment_id: str, paragraph_id: str, reason: str) -> None:
-        message = f"Amendment {amendment_id} no longer applies: {reason}"
+        message = t(
+            "Amendment {amendment} no longer applies: {reason}",
+            amendment=amendment_id,
+            reason=reason,
+        )
         super().__init__(message, code="amendment_conflict")
         self.rule = "amendment_conflict"
         self.amendment_id = amendment_id
@@ -99,35 +104,55 @@ class Amendment:
         if self.degree >= 3:
             raise AmendmentRefused(
                 "amendment_third_degree",
-                f"Amendment {self.id} would be of degree {self.degree}: an amendment may "
-                "amend an amendment (second degree), but no further.",
+                t(
+                    "Amendment {amendment} would be of degree {degree}: an amendment may "
+                    "amend an amendment (second degree), but no further.",
+                    amendment=self.id,
+                    degree=self.degree,
+                ),
             )
         if self.degree < 1:
             raise AmendmentRefused(
-                "amendment_degree", f"Amendment {self.id}: the degree must be 1 or 2."
+                "amendment_degree",
+                t("Amendment {amendment}: the degree must be 1 or 2.", amendment=self.id),
             )
         if not self.changes:
             raise AmendmentRefused(
-                "amendment_empty", f"Amendment {self.id} changes nothing: add at least one change."
+                "amendment_empty",
+                t(
+                    "Amendment {amendment} changes nothing: add at least one change.",
+                    amendment=self.id,
+                ),
             )
         if self.degree == 1 and self.amends is not None:
             raise AmendmentRefused(
                 "amendment_degree",
-                f"Amendment {self.id} amends amendment {self.amends}, so it is of the second "
-                "degree.",
+                t(
+                    "Amendment {amendment} amends amendment {amends}, so it is of the second "
+                    "degree.",
+                    amendment=self.id,
+                    amends=self.amends,
+                ),
             )
         if self.degree == 2:
             if self.amends is None:
                 raise AmendmentRefused(
                     "amendment_degree",
-                    f"Amendment {self.id} is of the second degree but names no amendment "
-                    "it amends.",
+                    t(
+                        "Amendment {amendment} is of the second degree but names no amendment it "
+                        "amends.",
+                        amendment=self.id,
+                    ),
                 )
             if not all(isinstance(c, Replace) for c in self.changes):
                 raise AmendmentRefused(
                     "amendment_second_degree_change",
-                    f"Amendment {self.id} amends amendment {self.amends}: it can only reword "
-                    "that amendment's new texts, not insert or delete changes.",
+                    t(
+                        "Amendment {amendment} amends amendment {amends}: it can only reword "
+                        "that amendment's new texts, not insert or delete changes.",
+                        amendment=self.id,
+                        amends=self.amends,
+                    ),
                 )
 
 
@@ -136,13 +161,21 @@ def amend(first: Amendment, second: Amendment) -> Amendment:
     if first.degree != 1:
         raise AmendmentRefused(
             "amendment_third_degree",
-            f"Amendment {second.id} amends amendment {first.id}, itself an amendment to an "
-            "amendment: a third degree is not allowed.",
+            t(
+                "Amendment {second} amends amendment {first}, itself an amendment to an "
+                "amendment: a third degree is not allowed.",
+                second=second.id,
+                first=first.id,
+            ),
         )
     if second.degree != 2 or second.amends != first.id:
         raise AmendmentRefused(
             "amendment_second_degree_target",
-            f"Amendment {second.id} does not amend amendment {first.id}.",
+            t(
+                "Amendment {second} does not amend amendment {first}.",
+                second=second.id,
+                first=first.id,
+            ),
         )
     changes = list(first.changes)
     for change in second.changes:
@@ -159,8 +192,13 @@ def amend(first: Amendment, second: Amendment) -> Amendment:
         if index is None:
             raise AmendmentRefused(
                 "amendment_second_degree_target",
-                f"Amendment {second.id} rewords paragraph {target}, but amendment {first.id} "
-                "writes no new text for that paragraph.",
+                t(
+                    "Amendment {second} rewords paragraph {target}, but amendment {first} "
+                    "writes no new text for that paragraph.",
+                    second=second.id,
+                    target=target,
+                    first=first.id,
+                ),
             )
         current = changes[index]
         assert not isinstance(current, Delete)
@@ -168,8 +206,13 @@ def amend(first: Amendment, second: Amendment) -> Amendment:
             raise AmendmentConflict(
                 second.id,
                 target,
-                f"amendment {first.id}'s text for paragraph {target} has changed since it was "
-                f"written (it now reads “{_short(current.text)}”).",
+                t(
+                    "amendment {first}'s text for paragraph {target} has changed since it was "
+                    "written (it now reads “{current}”).",
+                    first=first.id,
+                    target=target,
+                    current=_short(current.text),
+                ),
             )
         changes[index] = replace(current, text=change.text)
     return Amendment(first.id, tuple(changes))
@@ -191,8 +234,12 @@ def _simulate(document: Document, amendment: Amendment) -> tuple[Document, list[
     if amendment.degree != 1:
         raise AmendmentRefused(
             "amendment_second_degree_target",
-            f"Amendment {amendment.id} amends amendment {amendment.amends}, not the document: "
-            "apply it to that amendment with amend().",
+            t(
+                "Amendment {amendment} amends amendment {amends}, not the document: "
+                "apply it to that amendment with amend().",
+                amendment=amendment.id,
+                amends=amendment.amends,
+            ),
         )
     paragraphs = list(document)
     problems: list[tuple[str, str]] = []
@@ -210,8 +257,11 @@ def _simulate(document: Document, amendment: Amendment) -> tuple[Document, list[
                     problems.append(
                         (
                             change.after,
-                            f"it inserts a paragraph after paragraph {change.after}, which is no "
-                            "longer in the text (an earlier amendment deleted it).",
+                            t(
+                                "it inserts a paragraph after paragraph {after}, which is no "
+                                "longer in the text (an earlier amendment deleted it).",
+                                after=change.after,
+                            ),
                         )
                     )
                     continue
@@ -220,33 +270,57 @@ def _simulate(document: Document, amendment: Amendment) -> tuple[Document, list[
                 problems.append(
                     (
                         change.new_id,
-                        f"the new paragraph's id {change.new_id} is already used in the text.",
+                        t(
+                            "the new paragraph's id {new_id} is already used in the text.",
+                            new_id=change.new_id,
+                        ),
                     )
                 )
                 continue
             paragraphs.insert(at, Paragraph(change.new_id, change.text))
             continue
         index = position(change.paragraph_id)
-        verb = "replaces" if isinstance(change, Replace) else "deletes"
+        replaces = isinstance(change, Replace)
         if index is None:
-            problems.append(
-                (
-                    change.paragraph_id,
-                    f"it {verb} paragraph {change.paragraph_id}, which is no longer in the text "
+            gone = (
+                t(
+                    "it replaces paragraph {paragraph_id}, which is no longer in the text "
                     "(an earlier amendment deleted it).",
+                    paragraph_id=change.paragraph_id,
+                )
+                if replaces
+                else t(
+                    "it deletes paragraph {paragraph_id}, which is no longer in the text "
+                    "(an earlier amendment deleted it).",
+                    paragraph_id=change.paragraph_id,
                 )
             )
+            problems.append((change.paragraph_id, gone))
             continue
         current = paragraphs[index].text
         if current != change.base_text:
-            problems.append(
-                (
-                    change.paragraph_id,
-                    f"it {verb} paragraph {index + 1} ({change.paragraph_id}), which an earlier "
-                    f"amendment changed: it was written against “{_short(change.base_text)}” "
-                    f"but the paragraph now reads “{_short(current)}”.",
+            words = {
+                "number": index + 1,
+                "paragraph_id": change.paragraph_id,
+                "base": _short(change.base_text),
+                "current": _short(current),
+            }
+            changed = (
+                t(
+                    "it replaces paragraph {number} ({paragraph_id}), which an earlier "
+                    "amendment changed: it was written against “{base}” "
+                    "but the paragraph now reads “{current}”.",
+                    **words,
+                )
+                if replaces
+                else t(
+                    "it deletes paragraph {number} ({paragraph_id}), which an earlier "
+                    "amendment changed: it was written against “{base}” "
+                    "but the paragraph now reads “{current}”.",
+                    **words,
                 )
             )
+            problems.append((change.paragraph_id, changed))
             continue
         if isinstance(change, Replace):
             paragraphs[index] = Paragraph(change.paragraph_id, change.text)
@@ -310,13 +384,21 @@ def voting_order(amendments: Iterable[Amendment], document: Document) -> list[st
             if target is None:
                 raise AmendmentRefused(
                     "amendment_second_degree_target",
-                    f"Amendment {a.id} amends amendment {a.amends}, which is not on the list.",
+                    t(
+                        "Amendment {a} amends amendment {amends}, which is not on the list.",
+                        a=a.id,
+                        amends=a.amends,
+                    ),
                 )
             if target.degree != 1:
                 raise AmendmentRefused(
                     "amendment_third_degree",
-                    f"Amendment {a.id} amends amendment {a.amends}, itself an amendment to an "
-                    "amendment: a third degree is not allowed.",
+                    t(
+                        "Amendment {a} amends amendment {amends}, itself an amendment to an "
+                        "amendment: a third degree is not allowed.",
+                        a=a.id,
+                        amends=a.amends,
+                    ),
                 )
             seconds.setdefault(a.amends, []).append(a)
 

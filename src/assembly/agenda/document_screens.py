@@ -38,14 +38,15 @@ from assembly.credentials.screens import (
     see_other,
 )
 from assembly.errors import Conflict, DomainError, Invalid
+from assembly.i18n import t
 
 KIND_NAMES = {
-    "policy": "Policy",
-    "position_paper": "Position paper",
-    "constitution": "Constitution",
-    "bylaws": "Bylaws",
+    "policy": t("Policy"),
+    "position_paper": t("Position paper"),
+    "constitution": t("Constitution"),
+    "bylaws": t("Bylaws"),
 }
-VIEWS = {"words": "Word by word", "side": "Side by side"}
+VIEWS = {"words": t("Word by word"), "side": t("Side by side")}
 TEXT_FILE_ENDINGS = (".md", ".markdown", ".txt")
 
 VersionParam = Annotated[int | None, Parameter(query="version", required=False)]
@@ -261,7 +262,9 @@ async def document_diff_page(
     one before it): word by word, or side by side (?view=side)."""
     document = await readable_document(db, request, document_id)
     if view not in VIEWS:
-        raise Invalid(f"view must be one of {', '.join(VIEWS)}, not {view!r}.")
+        raise Invalid(
+            t("view must be one of {views}, not {view!r}.", views=", ".join(VIEWS), view=view)
+        )
     new_number = document.current_version if to_version is None else to_version
     old_number = max(1, new_number - 1) if from_version is None else from_version
     old = await documents.get_version(db, document.id, old_number)
@@ -311,15 +314,21 @@ async def uploaded_text(data: dict[str, Any]) -> str:
     if isinstance(upload, UploadFile) and upload.filename:
         if not upload.filename.lower().endswith(TEXT_FILE_ENDINGS):
             raise Invalid(
-                f"{upload.filename} is not a text file: choose a .md or .txt file, "
-                "or paste the text instead."
+                t(
+                    "{filename} is not a text file: choose a .md or .txt file, or paste the "
+                    "text instead.",
+                    filename=upload.filename,
+                )
             )
         raw = await upload.read()
         try:
             return raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise Invalid(
-                f"{upload.filename} is not UTF-8 text: save it as UTF-8 and try again."
+                t(
+                    "{filename} is not UTF-8 text: save it as UTF-8 and try again.",
+                    filename=upload.filename,
+                )
             ) from None
     text = data.get("text")
     return text if isinstance(text, str) else ""
@@ -360,7 +369,9 @@ async def secretariat_import_document(
         await db.commit()
         if not is_htmx(request):
             return see_other(f"/secretariat/assemblies/{assembly_id}/documents")
-        notice = f"Imported “{title}” as version 1 ({count} paragraphs)."
+        notice = t(
+            "Imported “{title}” as version 1 ({count} paragraphs).", title=title, count=count
+        )
         form = blank_import()
     context = await list_context(db, assembly_id, notice=notice, error=error, form=form)
     template = "documents/_list.html" if is_htmx(request) else "documents/secretariat.html"
@@ -379,8 +390,11 @@ async def secretariat_editorial_change(
         base = (data.get("base_version") or "").strip()
         if base and base != str(document.current_version):
             raise Conflict(
-                f"Version {document.current_version} was saved after you opened this form: "
-                "copy your text, reload the page and make your change again."
+                t(
+                    "Version {current_version} was saved after you opened this form: copy "
+                    "your text, reload the page and make your change again.",
+                    current_version=document.current_version,
+                )
             )
         current = documents.paragraphs_of(await documents.current_version(db, document))
         used = [p["id"] for v in await versions_of(db, document.id) for p in v.paragraphs]

@@ -17,6 +17,7 @@ from assembly.audit import record as audit_record
 from assembly.credentials.models import Assembly
 from assembly.db import utcnow
 from assembly.errors import Invalid, NotFound
+from assembly.i18n import t
 
 _HEADING = re.compile(r"^#{1,6}(\s|$)")
 
@@ -43,7 +44,7 @@ def parse_text(text: str) -> tuple[Paragraph, ...]:
             current.append(line)
     close()
     if not blocks:
-        raise Invalid("The document has no text: paste or upload at least one paragraph.")
+        raise Invalid(t("The document has no text: paste or upload at least one paragraph."))
     return tuple(Paragraph(f"p{n}", block) for n, block in enumerate(blocks, start=1))
 
 
@@ -59,15 +60,23 @@ def _checked(paragraphs: Iterable[Paragraph]) -> tuple[Paragraph, ...]:
     """Paragraphs given by a person: each needs an id and text, and no id twice."""
     out = tuple(Paragraph(p.id.strip(), p.text.strip()) for p in paragraphs)
     if not out:
-        raise Invalid("A version needs at least one paragraph.")
+        raise Invalid(t("A version needs at least one paragraph."))
     seen: set[str] = set()
     for number, paragraph in enumerate(out, start=1):
         if not paragraph.id:
-            raise Invalid(f"Paragraph {number} has no id.")
+            raise Invalid(t("Paragraph {number} has no id.", number=number))
         if not paragraph.text:
-            raise Invalid(f"Paragraph {number} ({paragraph.id}) has no text.")
+            raise Invalid(
+                t(
+                    "Paragraph {number} ({paragraph}) has no text.",
+                    number=number,
+                    paragraph=paragraph.id,
+                )
+            )
         if paragraph.id in seen:
-            raise Invalid(f"The paragraph id {paragraph.id!r} is used twice.")
+            raise Invalid(
+                t("The paragraph id {paragraph!r} is used twice.", paragraph=paragraph.id)
+            )
         seen.add(paragraph.id)
     return out
 
@@ -83,7 +92,7 @@ def years_after(day: dt.date, years: int) -> dt.date:
 async def get_document(db: AsyncSession, document_id: int) -> Document:
     document = await db.get(Document, document_id)
     if document is None:
-        raise NotFound(f"There is no document {document_id}.")
+        raise NotFound(t("There is no document {document_id}.", document_id=document_id))
     return document
 
 
@@ -98,7 +107,13 @@ async def get_version(db: AsyncSession, document_id: int, number: int) -> Docume
     )
     version = (await db.execute(query)).scalar_one_or_none()
     if version is None:
-        raise NotFound(f"Document {document_id} has no version {number}.")
+        raise NotFound(
+            t(
+                "Document {document_id} has no version {number}.",
+                document_id=document_id,
+                number=number,
+            )
+        )
     return version
 
 
@@ -121,11 +136,17 @@ async def create_document(
     a new policy or position paper is a proposal until the plenary adopts it."""
     title = title.strip()
     if not title:
-        raise Invalid("A document needs a title.")
+        raise Invalid(t("A document needs a title."))
     if len(title) > 300:
-        raise Invalid("A document's title is at most 300 characters.")
+        raise Invalid(t("A document's title is at most 300 characters."))
     if kind not in DOCUMENT_KINDS:
-        raise Invalid(f"kind must be one of {', '.join(DOCUMENT_KINDS)}, not {kind!r}.")
+        raise Invalid(
+            t(
+                "kind must be one of {kinds}, not {kind!r}.",
+                kinds=", ".join(DOCUMENT_KINDS),
+                kind=kind,
+            )
+        )
     paragraphs = parse_text(text)
     valid_until = (
         years_after(dt.date.today(), assembly.policy_validity_years)
@@ -196,11 +217,11 @@ async def editorial_change(
     something."""
     reason = reason.strip()
     if not reason:
-        raise Invalid("An editorial change needs a reason.")
+        raise Invalid(t("An editorial change needs a reason."))
     new = _checked(paragraphs)
     current = await current_version(db, document)
     if new == paragraphs_of(current):
-        raise Invalid("Nothing changed: the paragraphs are the same as the current version.")
+        raise Invalid(t("Nothing changed: the paragraphs are the same as the current version."))
     number = document.current_version + 1
     version = DocumentVersion(
         document_id=document.id,

@@ -20,6 +20,7 @@ from assembly.credentials import service as credentials
 from assembly.credentials.models import Delegate
 from assembly.db import utcnow
 from assembly.errors import Conflict, Forbidden, Invalid, NotFound
+from assembly.i18n import t
 from assembly.voting.models import Vote
 
 MIN_SPEAKING_TIME_S = 10
@@ -126,7 +127,7 @@ async def _store(db: AsyncSession, row: FloorRequest) -> FloorRequest:
         await db.flush()
     except IntegrityError:
         # Two phones of one delegate tapped at once: the unique index kept the first.
-        raise Conflict("You are already waiting for the floor.") from None
+        raise Conflict(t("You are already waiting for the floor.")) from None
     return row
 
 
@@ -140,9 +141,11 @@ async def request_floor(
 ) -> FloorRequest:
     """A delegate asks for the floor from the phone on the item the plenary is on."""
     if not item.is_current:
-        raise Conflict("The plenary is not on this agenda item: ask on the current one.")
+        raise Conflict(t("The plenary is not on this agenda item: ask on the current one."))
     if not delegate.checked_in:
-        raise Conflict("Check in at the desk first: only delegates present may ask for the floor.")
+        raise Conflict(
+            t("Check in at the desk first: only delegates present may ask for the floor.")
+        )
     state = await floor_of(db, item)
     stored_side = check_request(
         state.floor, [_rule_request(r) for r in state.waiting], delegate.id, kind, side
@@ -167,9 +170,9 @@ async def add_speaker(
     chair's own decision, so the chair may still add to it."""
     nmo = await credentials.get_nmo(db, nmo_id)
     if nmo.assembly_id != item.assembly_id:
-        raise Invalid(f"NMO {nmo_id} is not a member of this assembly.")
+        raise Invalid(t("NMO {nmo_id} is not a member of this assembly.", nmo_id=nmo_id))
     if kind is not Kind.SPEECH and side is not Side.NEUTRAL:
-        raise Invalid("A point of order or information takes no side.")
+        raise Invalid(t("A point of order or information takes no side."))
     row = FloorRequest(
         assembly_id=item.assembly_id,
         item_id=item.id,
@@ -188,18 +191,18 @@ async def add_speaker(
 async def get_request(db: AsyncSession, request_id: int) -> FloorRequest:
     row = await db.get(FloorRequest, request_id)
     if row is None:
-        raise NotFound(f"There is no request for the floor {request_id}.")
+        raise NotFound(t("There is no request for the floor {request_id}.", request_id=request_id))
     return row
 
 
 def _waiting(row: FloorRequest) -> None:
     if row.state != WAITING:
-        raise Conflict(f"This request is no longer waiting (it is {row.state}).")
+        raise Conflict(t("This request is no longer waiting (it is {state}).", state=row.state))
 
 
 async def withdraw(db: AsyncSession, row: FloorRequest, delegate_id: int) -> None:
     if row.delegate_id != delegate_id:
-        raise Forbidden("You can only withdraw your own request for the floor.")
+        raise Forbidden(t("You can only withdraw your own request for the floor."))
     _waiting(row)
     row.state = "withdrawn"
 
@@ -242,12 +245,14 @@ async def start(
     state = await floor_of(db, item)
     if request_id is None:
         if not state.waiting:
-            raise Conflict("Nobody is waiting for the floor.")
+            raise Conflict(t("Nobody is waiting for the floor."))
         row = state.waiting[0]
     else:
         row = await get_request(db, request_id)
         if row.item_id != item.id:
-            raise Invalid(f"Request {request_id} is for another agenda item.")
+            raise Invalid(
+                t("Request {request_id} is for another agenda item.", request_id=request_id)
+            )
         _waiting(row)
     now = utcnow()
     await _stop_current(db, item, now)
@@ -261,14 +266,14 @@ async def start(
 async def stop(db: AsyncSession, item: AgendaItem) -> None:
     state = await floor_of(db, item)
     if state.speaking is None:
-        raise Conflict("Nobody has the floor.")
+        raise Conflict(t("Nobody has the floor."))
     await _stop_current(db, item, utcnow())
 
 
 async def extend(db: AsyncSession, item: AgendaItem, seconds: int, actor: str) -> FloorRequest:
     state = await floor_of(db, item)
     if state.speaking is None:
-        raise Conflict("Nobody has the floor to extend.")
+        raise Conflict(t("Nobody has the floor to extend."))
     turn = _turn(state.speaking).extend(seconds)
     state.speaking.extended_s = turn.extended_s
     agenda.record_floor(db, item, "time_extended", actor, request_id=state.speaking.id, by=seconds)
@@ -289,7 +294,11 @@ async def set_list(
         MIN_SPEAKING_TIME_S <= speaking_time_s <= MAX_SPEAKING_TIME_S
     ):
         raise Invalid(
-            f"Speaking time is between {MIN_SPEAKING_TIME_S} and {MAX_SPEAKING_TIME_S} seconds."
+            t(
+                "Speaking time is between {min_speaking_time_s} and {max_speaking_time_s} seconds.",
+                min_speaking_time_s=MIN_SPEAKING_TIME_S,
+                max_speaking_time_s=MAX_SPEAKING_TIME_S,
+            )
         )
     changes: dict[str, object] = {}
     if closed is not None and closed != item.list_closed:

@@ -23,6 +23,7 @@ from assembly.credentials.auth import CHAIR, LOGGED_IN, Principal, Role, roles
 from assembly.credentials.models import Nmo
 from assembly.credentials.routes import ensure_assembly_access
 from assembly.errors import MAX_NUMBER, Forbidden
+from assembly.i18n import t
 from assembly.live.broadcast import announce_floor, announce_vote, settle_objections_later
 from assembly.voting.routes import vote_out
 from assembly.voting.schemas import VoteOut
@@ -257,7 +258,7 @@ class FloorRequestController(Controller):
         """Take back your own request for the floor."""
         row, item = await self._load(db, request.user, request_id)
         if request.user.delegate_id is None:
-            raise Forbidden("Only a delegate withdraws a request for the floor.")
+            raise Forbidden(t("Only a delegate withdraws a request for the floor."))
         await floor.withdraw(db, row, request.user.delegate_id)
         out = request_out(row, await _nmos(db, item.assembly_id))
         await db.commit()

@@ -25,16 +25,17 @@ from assembly.credentials.models import Nmo
 from assembly.credentials.screens import Form, Req, ctx_of, form_int, is_htmx, page, see_other
 from assembly.db import utcnow
 from assembly.errors import MAX_NUMBER, DomainError, Forbidden, Invalid
+from assembly.i18n import t
 from assembly.live import broadcast
 from assembly.live.broadcast import settle_objections_later
 
 DELEGATE = frozenset({Role.delegate})
 KIND_LABELS = {
-    Kind.SPEECH.value: "Speech",
-    Kind.POINT_OF_ORDER.value: "Point of order",
-    Kind.POINT_OF_INFORMATION.value: "Point of information",
+    Kind.SPEECH.value: t("Speech"),
+    Kind.POINT_OF_ORDER.value: t("Point of order"),
+    Kind.POINT_OF_INFORMATION.value: t("Point of information"),
 }
-SIDE_LABELS = {Side.FOR.value: "for", Side.AGAINST.value: "against", Side.NEUTRAL.value: ""}
+SIDE_LABELS = {Side.FOR.value: t("for"), Side.AGAINST.value: t("against"), Side.NEUTRAL.value: ""}
 EXTENSIONS_S = (30, 60)
 NEMO_DEFAULT_S = 20  # "any objection?": the time the chair's button gives the room
 
@@ -125,7 +126,7 @@ def my_floor_view(
 def _check_member(request: Req, assembly_id: int) -> None:
     principal = request.user
     if principal.role in MEMBERS and principal.assembly_id != assembly_id:
-        raise Forbidden("You can only see the assembly your delegation is registered for.")
+        raise Forbidden(t("You can only see the assembly your delegation is registered for."))
 
 
 @get("/agenda/{assembly_id:int}/floor", opt=roles(ALL_ROLES))
@@ -235,8 +236,8 @@ async def ask_floor(
     kind_raw = data.get("kind", "speech")
 
     async def action() -> None:
-        kind = _choice(Kind, kind_raw, "kind of request")
-        side = _choice(Side, data.get("side", "neutral") or "neutral", "side")
+        kind = _choice(Kind, kind_raw, t("kind of request"))
+        side = _choice(Side, data.get("side", "neutral") or "neutral", t("side"))
         delegate = await credentials.get_delegate(db, _delegate_id(request))
         await floor.request_floor(db, delegate, item, kind, side, request.user.actor)
 
@@ -267,7 +268,7 @@ async def raise_motion(
     assert assembly_id is not None
 
     async def action() -> None:
-        kind = _choice(Motion, data.get("kind", ""), "motion")
+        kind = _choice(Motion, data.get("kind", ""), t("motion"))
         assembly = await credentials.get_assembly(db, assembly_id)
         delegate = await credentials.get_delegate(db, _delegate_id(request))
         await motions.raise_motion(db, assembly, delegate, kind, request.user.actor)
@@ -313,16 +314,16 @@ async def chair_motion(
     async def act() -> tuple[str, int | None]:
         if action == "vote":
             vote = await motions.put_to_vote(db, motion, actor)
-            return "The motion is put to the vote: the phones have the ballot.", vote.id
+            return t("The motion is put to the vote: the phones have the ballot."), vote.id
         if action == "dismiss":
             await motions.dismiss(db, motion, actor, data.get("reason", ""))
-            return "The motion is ruled out of order.", None
+            return t("The motion is ruled out of order."), None
         if action == "nemo":
-            seconds = _number(data, "seconds", "the seconds to object")
+            seconds = _number(data, "seconds", t("the seconds to object"))
             await motions.ask_objection(db, motion, seconds, actor)
             settle_objections_later(ctx_of(state), motion.assembly_id, seconds)
-            return f"Any objection? The room has {seconds} seconds.", None
-        raise Invalid(f"Unknown action {action!r}: vote, nemo or dismiss.")
+            return t("Any objection? The room has {seconds} seconds.", seconds=seconds), None
+        raise Invalid(t("Unknown action {action!r}: vote, nemo or dismiss.", action=action))
 
     return await _chair_act(db, request, state, motion.assembly_id, act)
 
@@ -331,7 +332,7 @@ def _choice(enum: Any, value: str, what: str) -> Any:
     try:
         return enum(value)
     except ValueError:
-        raise Invalid(f"Unknown {what}: {value!r}.") from None
+        raise Invalid(t("Unknown {what}: {value!r}.", what=what, value=value)) from None
 
 
 CHAIR_ACTIONS = ("start", "stop", "extend", "close", "reopen", "sides", "no-sides", "time", "add")
@@ -349,35 +350,41 @@ async def chair_floor(
     async def act() -> tuple[str, int | None]:
         if action == "start":
             request_id = (
-                _number(data, "request_id", "a request") if data.get("request_id") else None
+                _number(data, "request_id", t("a request")) if data.get("request_id") else None
             )
             row = await floor.start(db, item, request_id, actor)
-            notice = f"The floor is given to request {row.id}."
+            notice = t("The floor is given to request {request}.", request=row.id)
         elif action == "stop":
             await floor.stop(db, item)
-            notice = "The floor is free."
+            notice = t("The floor is free.")
         elif action == "extend":
-            seconds = _number(data, "seconds", "the number of seconds")
+            seconds = _number(data, "seconds", t("the number of seconds"))
             await floor.extend(db, item, seconds, actor)
-            notice = f"{seconds} seconds more."
+            notice = t("{seconds} seconds more.", seconds=seconds)
         elif action in ("close", "reopen"):
             await floor.set_list(db, item, actor, closed=action == "close")
-            notice = "The list is closed." if action == "close" else "The list is open."
+            notice = t("The list is closed.") if action == "close" else t("The list is open.")
         elif action in ("sides", "no-sides"):
             await floor.set_list(db, item, actor, sides=action == "sides")
-            notice = "Speakers say for or against." if action == "sides" else "No sides."
+            notice = t("Speakers say for or against.") if action == "sides" else t("No sides.")
         elif action == "time":
-            seconds = _number(data, "speaking_time_s", "the speaking time in seconds")
+            seconds = _number(data, "speaking_time_s", t("the speaking time in seconds"))
             await floor.set_list(db, item, actor, speaking_time_s=seconds)
-            notice = f"Each speaker has {seconds} seconds."
+            notice = t("Each speaker has {seconds} seconds.", seconds=seconds)
         elif action == "add":
-            nmo_id = _number(data, "nmo_id", "an NMO")
-            kind = _choice(Kind, data.get("kind", "speech"), "kind of request")
-            side = _choice(Side, data.get("side", "neutral") or "neutral", "side")
+            nmo_id = _number(data, "nmo_id", t("an NMO"))
+            kind = _choice(Kind, data.get("kind", "speech"), t("kind of request"))
+            side = _choice(Side, data.get("side", "neutral") or "neutral", t("side"))
             await floor.add_speaker(db, item, nmo_id, kind, side, actor)
-            notice = "Added to the list."
+            notice = t("Added to the list.")
         else:
-            raise Invalid(f"Unknown action {action!r}: one of {', '.join(CHAIR_ACTIONS)}.")
+            raise Invalid(
+                t(
+                    "Unknown action {action!r}: one of {actions}.",
+                    action=action,
+                    actions=", ".join(CHAIR_ACTIONS),
+                )
+            )
         return notice, None
 
     return await _chair_act(db, request, state, item.assembly_id, act)
@@ -395,17 +402,19 @@ async def chair_floor_request(
     async def act() -> tuple[str, int | None]:
         if action == "remove":
             await floor.remove(db, item, row, actor)
-            notice = "Removed from the list."
+            notice = t("Removed from the list.")
         elif action in ("up", "down"):
             fs = await floor.floor_of(db, item)
             speeches = [r.id for r in fs.waiting if r.kind == Kind.SPEECH]
             if row.id not in speeches:
-                raise Invalid("Only a waiting speech can be moved; points keep their precedence.")
+                raise Invalid(
+                    t("Only a waiting speech can be moved; points keep their precedence.")
+                )
             index = speeches.index(row.id) + (-1 if action == "up" else 1)
             await floor.move(db, item, row, max(0, min(index, len(speeches) - 1)), actor)
-            notice = "Moved."
+            notice = t("Moved.")
         else:
-            raise Invalid(f"Unknown action {action!r}: remove, up or down.")
+            raise Invalid(t("Unknown action {action!r}: remove, up or down.", action=action))
         return notice, None
 
     return await _chair_act(db, request, state, item.assembly_id, act)
@@ -414,7 +423,7 @@ async def chair_floor_request(
 def _number(data: dict[str, str], key: str, what: str) -> int:
     number = form_int(data, key, what)
     if not 0 < number <= MAX_NUMBER:
-        raise Invalid(f"Choose {what}: a positive whole number.")
+        raise Invalid(t("Choose {what}: a positive whole number.", what=what))
     return number
 
 

@@ -382,3 +382,65 @@ class NemoObjection(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("nemo_id", "nmo_id"),)
+
+
+ROLL_CALL_VIA = ("phone", "desk")
+
+
+class RollCall(Base):
+    """The roll call of one plenary session: the chair opens it, each NMO answers from the
+    phone or is marked at the desk, the chair closes it. It is the session's attendance in the
+    record. At most one is open per assembly, and a session has one (reopened, not redone)."""
+
+    __tablename__ = "roll_call"
+
+    assembly_id: Mapped[int] = mapped_column(
+        ForeignKey("assembly.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("plenary_session.id", ondelete="CASCADE"), unique=True
+    )
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_by: Mapped[str] = mapped_column(String(120), default="")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_by: Mapped[str] = mapped_column(String(120), default="")
+
+    __table_args__ = (
+        Index(
+            "uq_roll_call_one_open",
+            "assembly_id",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class RollCallAnswer(Base):
+    """An NMO's answer to a roll call: present or absent, given from the phone (by the delegate
+    named) or marked at the desk, by whom and when. One per NMO; the desk's later mark
+    replaces it, and the agenda events keep each mark."""
+
+    __tablename__ = "roll_call_answer"
+
+    roll_call_id: Mapped[int] = mapped_column(
+        ForeignKey("roll_call.id", ondelete="CASCADE"), index=True
+    )
+    nmo_id: Mapped[int] = mapped_column(ForeignKey("nmo.id", ondelete="CASCADE"))
+    present: Mapped[bool] = mapped_column(Boolean)
+    via: Mapped[str] = mapped_column(String(8))
+    delegate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delegate.id", ondelete="SET NULL"), nullable=True
+    )
+    answered_by: Mapped[str] = mapped_column(String(120), default="")
+    answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        # Two phones of one NMO tapping at once store one answer, whatever the timing.
+        UniqueConstraint("roll_call_id", "nmo_id"),
+        CheckConstraint(f"via IN ({', '.join(repr(v) for v in ROLL_CALL_VIA)})", name="via_known"),
+    )

@@ -29,6 +29,7 @@ from assembly.agenda.speakers import (
 from assembly.credentials.models import Assembly, Delegate, Nmo
 from assembly.db import utcnow
 from assembly.errors import Conflict, Forbidden, Invalid, NotFound
+from assembly.i18n import t
 from assembly.voting import service as voting
 from assembly.voting.models import Vote
 
@@ -71,7 +72,7 @@ async def motion_raisers(db: AsyncSession, assembly_id: int) -> set[int]:
 async def get_motion(db: AsyncSession, motion_id: int) -> ProceduralMotion:
     motion = await db.get(ProceduralMotion, motion_id)
     if motion is None:
-        raise NotFound(f"There is no procedural motion {motion_id}.")
+        raise NotFound(t("There is no procedural motion {motion_id}.", motion_id=motion_id))
     return motion
 
 
@@ -83,9 +84,11 @@ async def raise_motion(
     allowed = allowed_motions(assembly)
     if kind not in allowed:
         names = ", ".join(MOTION_LABELS[m].lower() for m in allowed) or "none"
-        raise Conflict(f"This assembly does not take that motion. It takes: {names}.")
+        raise Conflict(
+            t("This assembly does not take that motion. It takes: {names}.", names=names)
+        )
     if not delegate.checked_in:
-        raise Conflict("Check in at the desk first: only delegates present may raise a motion.")
+        raise Conflict(t("Check in at the desk first: only delegates present may raise a motion."))
     item = await agenda.current_item(db, assembly.id)
     motion = ProceduralMotion(
         assembly_id=assembly.id,
@@ -99,18 +102,20 @@ async def raise_motion(
     try:
         await db.flush()
     except IntegrityError:
-        raise Conflict("You have already raised this motion; the chair has it.") from None
+        raise Conflict(t("You have already raised this motion; the chair has it.")) from None
     return motion
 
 
 def _raised(motion: ProceduralMotion) -> None:
     if motion.state != "raised":
-        raise Conflict(f"This motion is {motion.state}; only a raised motion can be dealt with.")
+        raise Conflict(
+            t("This motion is {state}; only a raised motion can be dealt with.", state=motion.state)
+        )
 
 
 async def withdraw(db: AsyncSession, motion: ProceduralMotion, delegate_id: int) -> None:
     if motion.delegate_id != delegate_id:
-        raise Forbidden("You can only withdraw a motion you raised.")
+        raise Forbidden(t("You can only withdraw a motion you raised."))
     _raised(motion)
     motion.state = "withdrawn"
     motion.decided_at = utcnow()
@@ -121,9 +126,11 @@ async def dismiss(db: AsyncSession, motion: ProceduralMotion, actor: str, reason
     _raised(motion)
     reason = reason.strip()
     if not reason:
-        raise Invalid("Say why the motion is out of order: the reason is recorded.")
+        raise Invalid(t("Say why the motion is out of order: the reason is recorded."))
     if len(reason) > REASON_LENGTH:
-        raise Invalid(f"The reason is at most {REASON_LENGTH} characters.")
+        raise Invalid(
+            t("The reason is at most {reason_length} characters.", reason_length=REASON_LENGTH)
+        )
     motion.state = "dismissed"
     motion.decided_at = utcnow()
     motion.decided_by = actor
@@ -237,10 +244,16 @@ async def ask_objection(
     """The chair asks the room "any objection?" on a raised motion, for `seconds`."""
     _raised(motion)
     if not MIN_NEMO_S <= seconds <= MAX_NEMO_S:
-        raise Invalid(f"Give the room between {MIN_NEMO_S} and {MAX_NEMO_S} seconds to object.")
+        raise Invalid(
+            t(
+                "Give the room between {min_nemo_s} and {max_nemo_s} seconds to object.",
+                min_nemo_s=MIN_NEMO_S,
+                max_nemo_s=MAX_NEMO_S,
+            )
+        )
     await settle_due(db, motion.assembly_id)
     if await pending_nemo(db, motion.assembly_id) is not None:
-        raise Conflict("The room is already being asked for objections; wait for the answer.")
+        raise Conflict(t("The room is already being asked for objections; wait for the answer."))
     nemo = NemoContra(
         assembly_id=motion.assembly_id, motion_id=motion.id, seconds=seconds, asked_by=actor
     )
@@ -255,17 +268,17 @@ async def object_to(db: AsyncSession, assembly_id: int, delegate: Delegate) -> N
     await settle_due(db, assembly_id)
     nemo = await pending_nemo(db, assembly_id)
     if nemo is None:
-        raise Conflict("Nothing is being asked: there is no motion to object to now.")
+        raise Conflict(t("Nothing is being asked: there is no motion to object to now."))
     if not delegate.checked_in:
-        raise Conflict("Check in at the desk first: only delegates present may object.")
+        raise Conflict(t("Check in at the desk first: only delegates present may object."))
     now = utcnow()
     if nemo_contra(nemo.asked_at, nemo.seconds, [], now) is not Objection.PENDING:
-        raise Conflict("Too late: the time for objections is over.")
+        raise Conflict(t("Too late: the time for objections is over."))
     db.add(NemoObjection(nemo_id=nemo.id, nmo_id=delegate.nmo_id, delegate_id=delegate.id, at=now))
     try:
         await db.flush()
     except IntegrityError:
-        raise Conflict("Your NMO has already objected.") from None
+        raise Conflict(t("Your NMO has already objected.")) from None
     nemo.outcome = "objected"
     nemo.decided_at = now
     return nemo

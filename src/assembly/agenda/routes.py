@@ -16,6 +16,7 @@ from assembly.agenda import documents, service
 from assembly.agenda.amendments import Paragraph, ParagraphDiff
 from assembly.agenda.floor_routes import FLOOR_CONTROLLERS
 from assembly.agenda.models import AgendaItem, Document, DocumentVersion, PlenarySession
+from assembly.agenda.rollcall_routes import ROLL_CALL_CONTROLLERS
 from assembly.audit import log as audit_log
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import (
@@ -491,6 +492,7 @@ def agenda_api_routes() -> list[Router]:
                 AssemblyDocumentController,
                 DocumentController,
                 *FLOOR_CONTROLLERS,
+                *ROLL_CALL_CONTROLLERS,
             ],
         )
     ]

@@ -45,19 +45,20 @@ from assembly.credentials import service as credentials
 from assembly.credentials.auth import ALL_ROLES, CHAIR, MEMBERS, roles
 from assembly.credentials.screens import Form, Req, ctx_of, is_htmx, page, see_other
 from assembly.errors import DomainError, Forbidden, Invalid
+from assembly.i18n import t
 from assembly.live import broadcast
 from assembly.voting.models import Vote
 
 DOCUMENT_KINDS = {
-    "policy": "Policy",
-    "position_paper": "Position paper",
-    "constitution": "Constitution",
-    "bylaws": "Bylaws",
+    "policy": t("Policy"),
+    "position_paper": t("Position paper"),
+    "constitution": t("Constitution"),
+    "bylaws": t("Bylaws"),
 }
 # Whose majority the final vote on a text needs, in the words of the assembly's rules.
 FINAL_RULE_OWNER = {
-    "policy": "policies and position papers",
-    "position_paper": "policies and position papers",
+    "policy": t("policies and position papers"),
+    "position_paper": t("policies and position papers"),
     "constitution": "the constitution",
     "bylaws": "the bylaws",
 }
@@ -75,19 +76,23 @@ def form_id(data: dict[str, str], key: str, what: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise Invalid(f"Choose {what} from the list.") from None
+        raise Invalid(t("Choose {what} from the list.", what=what)) from None
 
 
 def utc_moment(data: dict[str, str], key: str, what: str) -> dt.datetime:
     """A date and time typed in a datetime-local field, which the form says is UTC."""
     raw = (data.get(key) or "").strip()
     if not raw:
-        raise Invalid(f"Give the {what} as a date and time (UTC).")
+        raise Invalid(t("Give the {what} as a date and time (UTC).", what=what))
     try:
         moment = dt.datetime.fromisoformat(raw)
     except ValueError:
         raise Invalid(
-            f"The {what} “{raw}” is not a date and time: write it as 2025-03-01 09:00 (UTC)."
+            t(
+                "The {what} “{raw}” is not a date and time: write it as 2025-03-01 09:00 (UTC).",
+                what=what,
+                raw=raw,
+            )
         ) from None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=dt.UTC)
@@ -122,38 +127,57 @@ def event_words(
 ) -> str:
     """What a change of the agenda did, as the chair would say it to the plenary."""
     d = event.detail or {}
+    text: str
     if event.kind == "session_added":
-        text = f"Added the plenary session “{d.get('name', '')}”"
+        text = t("Added the plenary session “{name}”", name=d.get("name", ""))
     elif event.kind == "item_added":
-        text = f"Added “{d.get('title', '')}” as item {d.get('position', '?')}"
+        text = t(
+            "Added “{title}” as item {position}",
+            title=d.get("title", ""),
+            position=d.get("position", "?"),
+        )
     elif event.kind == "item_moved":
-        text = (
-            f"Moved “{d.get('title', '')}” from {d.get('from_position', '?')} "
-            f"to {d.get('to_position', '?')}"
+        text = t(
+            "Moved “{title}” from {old} to {new}",
+            title=d.get("title", ""),
+            old=d.get("from_position", "?"),
+            new=d.get("to_position", "?"),
         )
     elif event.kind == "item_linked":
         item_id = d.get("item_id")
-        title = titles.get(item_id, f"item {item_id}") if isinstance(item_id, int) else "an item"
+        title = (
+            titles.get(item_id, t("item {item_id}", item_id=item_id))
+            if isinstance(item_id, int)
+            else t("an item")
+        )
         session_id, document_id = d.get("session_id"), d.get("document_id")
         where = (
-            f"in “{sessions.get(session_id, f'session {session_id}')}”"
+            t(
+                "in “{session}”",
+                session=sessions.get(session_id, t("session {session_id}", session_id=session_id)),
+            )
             if isinstance(session_id, int)
-            else "in no session"
+            else t("in no session")
         )
         what = (
-            f"with the document “{document_titles.get(document_id, f'document {document_id}')}”"
+            t(
+                "with the document “{title}”",
+                title=document_titles.get(
+                    document_id, t("document {document_id}", document_id=document_id)
+                ),
+            )
             if isinstance(document_id, int)
-            else "with no document"
+            else t("with no document")
         )
-        text = f"Put “{title}” {where}, {what}"
+        text = t("Put “{title}” {where}, {what}", title=title, where=where, what=what)
     elif event.kind == "adopted":
-        text = "The plenary adopted the agenda"
+        text = t("The plenary adopted the agenda")
         if d.get("vote_id"):
-            text += f" (vote {d['vote_id']})"
+            text = t("The plenary adopted the agenda (vote {vote})", vote=d["vote_id"])
     else:
         text = event.kind.replace("_", " ").capitalize()
     if d.get("after_adoption"):
-        text += " (after the agenda was adopted)"
+        text = t("{change} (after the agenda was adopted)", change=text)
     return text
 
 
@@ -286,10 +310,10 @@ async def chair_add_item(
             request.user.actor,
             data.get("title", ""),
             data.get("kind") or "other",
-            session_id=form_id(data, "session_id", "a plenary session"),
-            document_id=form_id(data, "document_id", "a document"),
+            session_id=form_id(data, "session_id", t("a plenary session")),
+            document_id=form_id(data, "document_id", t("a document")),
         )
-        return f"Added: {item.title}", None
+        return t("Added: {title}", title=item.title), None
 
     return await agenda_act(
         db, request, state, assembly_id, action, where="add", form={"item_form": typed}
@@ -310,10 +334,10 @@ async def chair_add_session(
             assembly,
             request.user.actor,
             data.get("name", ""),
-            utc_moment(data, "starts_at", "start"),
-            utc_moment(data, "ends_at", "end"),
+            utc_moment(data, "starts_at", t("start")),
+            utc_moment(data, "ends_at", t("end")),
         )
-        return f"Added the plenary session “{session.name}”.", None
+        return t("Added the plenary session “{name}”.", name=session.name), None
 
     return await agenda_act(
         db, request, state, assembly_id, action, where="session", form={"session_form": typed}
@@ -335,12 +359,17 @@ async def chair_move_item(
         try:
             position = int(raw)
         except ValueError:
-            raise Invalid("Say where to move the item: a position such as 1 or 2.") from None
+            raise Invalid(t("Say where to move the item: a position such as 1 or 2.")) from None
         old = item.position
         await service.move_item(db, assembly, request.user.actor, item, position)
-        done = f"Moved “{item.title}” from {old} to {position}."
+        done = t(
+            "Moved “{title}” from {old} to {position}.",
+            title=item.title,
+            old=old,
+            position=position,
+        )
         if assembly.agenda_adopted_at is not None:
-            done += " The change to the adopted agenda is recorded."
+            done = t("{done} The change to the adopted agenda is recorded.", done=done)
         return done, None
 
     return await agenda_act(
@@ -363,10 +392,10 @@ async def chair_link_item(
             assembly,
             request.user.actor,
             item,
-            session_id=form_id(data, "session_id", "a plenary session"),
-            document_id=form_id(data, "document_id", "a document"),
+            session_id=form_id(data, "session_id", t("a plenary session")),
+            document_id=form_id(data, "document_id", t("a document")),
         )
-        return f"Saved the session and document of “{item.title}”.", None
+        return t("Saved the session and document of “{title}”.", title=item.title), None
 
     return await agenda_act(
         db, request, state, assembly_id, action, after=current_item_changed(state, assembly_id)
@@ -382,7 +411,7 @@ async def chair_adopt_agenda(
     async def action() -> tuple[str, int | None]:
         assembly = await credentials.get_assembly(db, assembly_id)
         vote = await service.open_adoption_vote(db, assembly, request.user.actor)
-        return "The vote on the agenda is open: ballots are on the phones.", vote.id
+        return t("The vote on the agenda is open: ballots are on the phones."), vote.id
 
     return await agenda_act(db, request, state, assembly_id, action, where="status")
 
@@ -397,7 +426,7 @@ async def chair_make_current(
 
     async def action() -> tuple[str, int | None]:
         await service.make_current(db, item)
-        return f"Now: {item.title}", None
+        return t("Now: {title}", title=item.title), None
 
     return await agenda_act(
         db, request, state, assembly_id, action, after=current_item_changed(state, assembly_id)
@@ -409,7 +438,7 @@ async def current_item(db: AsyncSession, request: Req, assembly_id: int) -> Temp
     """The current item as an out-of-band fragment: what every screen fetches to catch up."""
     principal = request.user
     if principal.role in MEMBERS and principal.assembly_id != assembly_id:
-        raise Forbidden("You can only see the assembly your delegation is registered for.")
+        raise Forbidden(t("You can only see the assembly your delegation is registered for."))
     await credentials.get_assembly(db, assembly_id)
     item = await service.current_item(db, assembly_id)
     return page(request, "fragments/current_item.html", item=item, oob=True)
@@ -468,23 +497,41 @@ def change_rows(view: amending.AmendmentView) -> list[ChangeRow]:
     for change, number, words in zip(view.changes, view.paragraphs, view.words, strict=False):
         if view.row.degree == 2:
             paragraph = (
-                f"paragraph {number}" if number else f"its new paragraph {change_id(change)}"
+                t("paragraph {number}", number=number)
+                if number
+                else t("its new paragraph {paragraph_id}", paragraph_id=change_id(change))
             )
-            where = f"Rewords {view.target_label}'s text for {paragraph}"
+            where = t(
+                "Rewords {target_label}'s text for {paragraph}",
+                target_label=view.target_label,
+                paragraph=paragraph,
+            )
         elif isinstance(change, Insert):
             if number:
-                where = f"New paragraph after paragraph {number}"
+                where = t("New paragraph after paragraph {number}", number=number)
             elif change.after is None:
-                where = "New paragraph at the start"
+                where = t("New paragraph at the start")
             else:
-                where = f"New paragraph after {change.after} (no longer in the text)"
+                where = t("New paragraph after {after} (no longer in the text)", after=change.after)
         else:
-            verb = "delete" if isinstance(change, Delete) else "replace"
-            where = (
-                f"Paragraph {number}: {verb}"
-                if number
-                else f"Paragraph {change.paragraph_id} (no longer in the text): {verb}"
-            )
+            if isinstance(change, Delete):
+                where = (
+                    t("Paragraph {number}: delete", number=number)
+                    if number
+                    else t(
+                        "Paragraph {paragraph_id} (no longer in the text): delete",
+                        paragraph_id=change.paragraph_id,
+                    )
+                )
+            else:
+                where = (
+                    t("Paragraph {number}: replace", number=number)
+                    if number
+                    else t(
+                        "Paragraph {paragraph_id} (no longer in the text): replace",
+                        paragraph_id=change.paragraph_id,
+                    )
+                )
         out.append(ChangeRow(where, list(words)))
     return out
 
@@ -497,22 +544,22 @@ def state_words(view: amending.AmendmentView, events: Sequence[AmendmentEvent]) 
     a = view.row
     vote = view.vote
     if vote is not None and vote.state == "open":
-        return "Being voted on"
+        return t("Being voted on")
     if vote is not None and vote.state == "draft":
-        return "A vote on it is prepared"
+        return t("A vote on it is prepared")
     last = events[-1].kind if events else ""
     if a.state == "submitted":
-        return "Submitted late: waiting for the chair's ruling" if a.late else "Submitted"
+        return t("Submitted late: waiting for the chair's ruling") if a.late else t("Submitted")
     if a.state == "admitted":
-        return "Admitted for debate"
+        return t("Admitted for debate")
     if a.state == "withdrawn":
-        return "Withdrawn"
+        return t("Withdrawn")
     if a.state == "merged":
-        return "Merged as friendly"
+        return t("Merged as friendly")
     if a.state == "adopted":
-        return "Adopted by the plenary"
+        return t("Adopted by the plenary")
     if a.state == "rejected":
-        return "Ruled out of order" if last == "ruled_out" else "Rejected by the plenary"
+        return t("Ruled out of order") if last == "ruled_out" else t("Rejected by the plenary")
     return str(a.state)
 
 
@@ -521,11 +568,11 @@ def event_notes(events: Sequence[AmendmentEvent]) -> list[str]:
     notes: list[str] = []
     for e in events:
         if e.kind == "admitted_late" and e.note:
-            notes.append(f"Admitted after the deadline. The chair's ruling: {e.note}")
+            notes.append(t("Admitted after the deadline. The chair's ruling: {note}", note=e.note))
         elif e.kind == "ruled_out" and e.note:
-            notes.append(f"Ruled out of order: {e.note}")
+            notes.append(t("Ruled out of order: {note}", note=e.note))
         elif e.kind == "withdrawn" and e.note:
-            notes.append(f"Withdrawn: {e.note}")
+            notes.append(t("Withdrawn: {note}", note=e.note))
         elif e.kind in ("adopted", "rejected") and e.note:
             notes.append(e.note)
     return notes
@@ -543,8 +590,8 @@ def rewording_notes(
         return []
     labels = ", ".join(reworded)
     if view.row.state in PENDING_STATES:
-        return [f"Shown as reworded by {labels}."]
-    return [f"Decided as reworded by {labels}."]
+        return [t("Shown as reworded by {labels}.", labels=labels)]
+    return [t("Decided as reworded by {labels}.", labels=labels)]
 
 
 async def amendment_rows(
@@ -707,7 +754,7 @@ async def chair_admit_amendment(
 
     async def action(amendment: Amendment) -> tuple[str, int | None]:
         await amending.admit(db, request.user.actor, amendment, data.get("ruling", ""))
-        return f"{amendment.label} is admitted for debate.", None
+        return t("{amendment} is admitted for debate.", amendment=amendment.label), None
 
     return await amendment_act(db, request, state, amendment_id, action)
 
@@ -720,7 +767,7 @@ async def chair_refuse_amendment(
 
     async def action(amendment: Amendment) -> tuple[str, int | None]:
         await amending.refuse(db, request.user.actor, amendment, data.get("reason", ""))
-        return f"{amendment.label} is ruled out of order.", None
+        return t("{amendment} is ruled out of order.", amendment=amendment.label), None
 
     return await amendment_act(db, request, state, amendment_id, action)
 
@@ -735,11 +782,16 @@ async def chair_merge_amendment(
     async def action(amendment: Amendment) -> tuple[str, int | None]:
         if data.get("confirmed") != "1":
             raise Invalid(
-                f"Merging {amendment.label} needs your confirmation that the proposer of the "
-                "text accepted it and that no delegation objects."
+                t(
+                    "Merging {amendment} needs your confirmation that the proposer of the "
+                    "text accepted it and that no delegation objects.",
+                    amendment=amendment.label,
+                )
             )
         await amending.merge(db, request.user.actor, amendment)
-        return f"{amendment.label} is merged into the text as friendly.", None
+        return t(
+            "{amendment} is merged into the text as friendly.", amendment=amendment.label
+        ), None
 
     return await amendment_act(db, request, state, amendment_id, action)
 
@@ -752,7 +804,9 @@ async def chair_vote_amendment(
 
     async def action(amendment: Amendment) -> tuple[str, int | None]:
         vote = await amending.open_amendment_vote(db, request.user.actor, amendment)
-        return f"The vote on {amendment.label} is open: ballots are on the phones.", vote.id
+        return t(
+            "The vote on {amendment} is open: ballots are on the phones.", amendment=amendment.label
+        ), vote.id
 
     return await amendment_act(db, request, state, amendment_id, action)
 
@@ -766,7 +820,9 @@ async def chair_final_vote(
 
     async def action() -> tuple[str, int | None]:
         vote = await amending.open_final_vote(db, request.user.actor, document)
-        return f"The final vote on “{document.title}” is open: ballots are on the phones.", vote.id
+        return t(
+            "The final vote on “{title}” is open: ballots are on the phones.", title=document.title
+        ), vote.id
 
     return await amendments_act(db, request, state, document.assembly_id, action)
 

@@ -13,6 +13,7 @@ from assembly.agenda.models import ITEM_KINDS, AgendaEvent, AgendaItem, Document
 from assembly.credentials.models import Assembly
 from assembly.db import utcnow
 from assembly.errors import Conflict, Invalid, NotFound
+from assembly.i18n import t
 from assembly.voting import service as voting
 from assembly.voting.models import Vote
 
@@ -36,7 +37,7 @@ async def current_item(db: AsyncSession, assembly_id: int) -> AgendaItem | None:
 async def get_item(db: AsyncSession, item_id: int) -> AgendaItem:
     item = await db.get(AgendaItem, item_id)
     if item is None:
-        raise NotFound(f"There is no agenda item {item_id}.")
+        raise NotFound(t("There is no agenda item {item_id}.", item_id=item_id))
     return item
 
 
@@ -104,13 +105,13 @@ async def add_session(
     """A plenary session with its planned times (UTC)."""
     name = name.strip()
     if not name:
-        raise Invalid("A plenary session needs a name (for example “Plenary I”).")
+        raise Invalid(t("A plenary session needs a name (for example “Plenary I”)."))
     if len(name) > 200:
-        raise Invalid("A session's name is at most 200 characters.")
+        raise Invalid(t("A session's name is at most 200 characters."))
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise Invalid("Give the session's times with a time zone (for example 09:00Z).")
+        raise Invalid(t("Give the session's times with a time zone (for example 09:00Z)."))
     if ends_at <= starts_at:
-        raise Invalid("A plenary session must end after it starts.")
+        raise Invalid(t("A plenary session must end after it starts."))
     session = PlenarySession(
         assembly_id=assembly.id, name=name, starts_at=starts_at, ends_at=ends_at, created_by=actor
     )
@@ -127,11 +128,18 @@ async def _check_links(
     if session_id is not None:
         session = await db.get(PlenarySession, session_id)
         if session is None or session.assembly_id != assembly.id:
-            raise Invalid(f"There is no plenary session {session_id} in this assembly.")
+            raise Invalid(
+                t(
+                    "There is no plenary session {session_id} in this assembly.",
+                    session_id=session_id,
+                )
+            )
     if document_id is not None:
         document = await db.get(Document, document_id)
         if document is None or document.assembly_id != assembly.id:
-            raise Invalid(f"There is no document {document_id} in this assembly.")
+            raise Invalid(
+                t("There is no document {document_id} in this assembly.", document_id=document_id)
+            )
 
 
 async def add_item(
@@ -147,11 +155,13 @@ async def add_item(
     """Append an item to the end of the agenda (recorded)."""
     title = title.strip()
     if not title:
-        raise Invalid("An agenda item needs a title.")
+        raise Invalid(t("An agenda item needs a title."))
     if len(title) > 300:
-        raise Invalid("An agenda item's title is at most 300 characters.")
+        raise Invalid(t("An agenda item's title is at most 300 characters."))
     if kind not in ITEM_KINDS:
-        raise Invalid(f"kind must be one of {', '.join(ITEM_KINDS)}, not {kind!r}.")
+        raise Invalid(
+            t("kind must be one of {kinds}, not {kind!r}.", kinds=", ".join(ITEM_KINDS), kind=kind)
+        )
     await _check_links(db, assembly, session_id, document_id)
     last = await db.scalar(
         select(func.max(AgendaItem.position)).where(AgendaItem.assembly_id == assembly.id)
@@ -179,14 +189,16 @@ async def move_item(
     """Move an item to `position` (1-based); the others close up. Recorded, with the order
     before and after, so a reordering after the adoption can be shown to the plenary."""
     if item.assembly_id != assembly.id:
-        raise Invalid(f"Agenda item {item.id} is not on this assembly's agenda.")
+        raise Invalid(t("Agenda item {item} is not on this assembly's agenda.", item=item.id))
     items = await items_of(db, assembly.id)
     if not 1 <= position <= len(items):
-        raise Invalid(f"The position must be from 1 to {len(items)}.")
+        raise Invalid(t("The position must be from 1 to {count}.", count=len(items)))
     before = [i.id for i in items]
     old = before.index(item.id) + 1
     if old == position:
-        raise Invalid(f"“{item.title}” is already item {position}.")
+        raise Invalid(
+            t("“{title}” is already item {position}.", title=item.title, position=position)
+        )
     items.remove(item)
     items.insert(position - 1, item)
     for n, each in enumerate(items, start=1):
@@ -247,12 +259,12 @@ async def open_adoption_vote(
     """The chair puts the agenda to the vote (a procedural motion); adopted, it fixes the
     agenda, and every later change is recorded as a change to the adopted agenda."""
     if assembly.agenda_adopted_at is not None:
-        raise Conflict("The agenda is already adopted; later changes are recorded.")
+        raise Conflict(t("The agenda is already adopted; later changes are recorded."))
     if any(v.state in ("draft", "open") for v in await agenda_votes(db, assembly.id)):
-        raise Conflict("The agenda is already being voted on.")
+        raise Conflict(t("The agenda is already being voted on."))
     items = await items_of(db, assembly.id)
     if not items:
-        raise Conflict("The agenda has no items to adopt.")
+        raise Conflict(t("The agenda has no items to adopt."))
     vote = await voting.create_vote(
         db,
         assembly,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from assembly.errors import Conflict, Invalid
+from assembly.i18n import t
 
 
 class Kind(StrEnum):
@@ -62,19 +63,21 @@ def check_request(
     """Refuse a request the rules do not allow, with the reason; return the side to store
     (a side is only kept when the chair asked for sides)."""
     if kind is Kind.SPEECH and floor.closed:
-        raise Conflict("The speakers' list is closed: only points of order and information.")
+        raise Conflict(t("The speakers' list is closed: only points of order and information."))
     if kind in POINTS and side is not Side.NEUTRAL:
-        raise Invalid("A point of order or information takes no side.")
+        raise Invalid(t("A point of order or information takes no side."))
     for request in waiting:
         if request.delegate_id == delegate_id and request.kind is kind:
-            raise Conflict(f"You are already waiting for the floor ({_KIND_WORDS[kind]}).")
+            raise Conflict(
+                t("You are already waiting for the floor ({what}).", what=_KIND_WORDS[kind])
+            )
     return side if kind is Kind.SPEECH and floor.sides else Side.NEUTRAL
 
 
 _KIND_WORDS = {
-    Kind.SPEECH: "to speak",
-    Kind.POINT_OF_ORDER: "a point of order",
-    Kind.POINT_OF_INFORMATION: "a point of information",
+    Kind.SPEECH: t("to speak"),
+    Kind.POINT_OF_ORDER: t("a point of order"),
+    Kind.POINT_OF_INFORMATION: t("a point of information"),
 }
 
 
@@ -123,9 +126,15 @@ def reorder(waiting: Sequence[Request], request_id: int, new_index: int) -> list
     speeches = [r for r in queue(Floor(), waiting) if r.kind is Kind.SPEECH]
     moving = next((r for r in speeches if r.id == request_id), None)
     if moving is None:
-        raise Invalid(f"Request {request_id} is not a waiting speech.")
+        raise Invalid(t("Request {request_id} is not a waiting speech.", request_id=request_id))
     if not 0 <= new_index < len(speeches):
-        raise Invalid(f"Position {new_index + 1} is outside the list (1 to {len(speeches)}).")
+        raise Invalid(
+            t(
+                "Position {position} is outside the list (1 to {count}).",
+                position=new_index + 1,
+                count=len(speeches),
+            )
+        )
     speeches.remove(moving)
     speeches.insert(new_index, moving)
     return [replace(r, position=i + 1) for i, r in enumerate(speeches)]
@@ -151,9 +160,9 @@ class Turn:
 
     def extend(self, seconds: int) -> Turn:
         if self.stopped_at is not None:
-            raise Conflict("This speaker has already finished.")
+            raise Conflict(t("This speaker has already finished."))
         if seconds <= 0:
-            raise Invalid("An extension is a positive number of seconds.")
+            raise Invalid(t("An extension is a positive number of seconds."))
         return replace(self, extended_s=self.extended_s + seconds)
 
 
@@ -182,15 +191,15 @@ class Motion(StrEnum):
 MOTION_KINDS = tuple(m.value for m in Motion)
 
 MOTION_LABELS = {
-    Motion.ADOPT_AGENDA: "Adopt the agenda",
-    Motion.CHANGE_AGENDA: "Change the agenda",
-    Motion.CLOSE_LIST: "Close the speakers' list",
-    Motion.PROCEED_TO_VOTE: "Proceed to vote",
-    Motion.POSTPONE: "Postpone the item",
-    Motion.REOPEN_DEBATE: "Reopen the debate",
-    Motion.SUSPEND_SESSION: "Suspend the session",
-    Motion.OVERRULE_CHAIR: "Overrule the chair",
-    Motion.NO_CONFIDENCE: "No confidence in the chair",
+    Motion.ADOPT_AGENDA: t("Adopt the agenda"),
+    Motion.CHANGE_AGENDA: t("Change the agenda"),
+    Motion.CLOSE_LIST: t("Close the speakers' list"),
+    Motion.PROCEED_TO_VOTE: t("Proceed to vote"),
+    Motion.POSTPONE: t("Postpone the item"),
+    Motion.REOPEN_DEBATE: t("Reopen the debate"),
+    Motion.SUSPEND_SESSION: t("Suspend the session"),
+    Motion.OVERRULE_CHAIR: t("Overrule the chair"),
+    Motion.NO_CONFIDENCE: t("No confidence in the chair"),
 }
 
 

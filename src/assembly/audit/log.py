@@ -19,6 +19,7 @@ from assembly.audit.models import AuditCheckpoint, AuditEntry
 from assembly.credentials.models import Assembly
 from assembly.db import utcnow
 from assembly.errors import Invalid, NotFound
+from assembly.i18n import t
 from assembly.settings import Settings, SettingsError
 
 ENTRY_VERSION = 1
@@ -224,7 +225,9 @@ async def verifier_key(db: AsyncSession, assembly_id: int) -> str | None:
 def _size_for(current: merkle.MerkleTree, size: int | None) -> int:
     size = current.size if size is None else size
     if not 0 < size <= current.size:
-        raise Invalid(f"The log has {current.size} entries; a tree size from 1 to {current.size}.")
+        raise Invalid(
+            t("The log has {size} entries; a tree size from 1 to {size}.", size=current.size)
+        )
     return size
 
 
@@ -235,7 +238,9 @@ async def inclusion_proof(
     current = await tree(db, assembly_id)
     size = _size_for(current, size)
     if not 0 <= index < size:
-        raise NotFound(f"There is no entry {index} in a tree of {size} entries.")
+        raise NotFound(
+            t("There is no entry {index} in a tree of {size} entries.", index=index, size=size)
+        )
     return size, current.inclusion_proof(index, size)
 
 
@@ -246,5 +251,5 @@ async def consistency_proof(
     current = await tree(db, assembly_id)
     size = _size_for(current, size)
     if not 0 < old_size <= size:
-        raise Invalid(f"The old size must be from 1 to {size}.")
+        raise Invalid(t("The old size must be from 1 to {size}.", size=size))
     return size, current.consistency_proof(old_size, size)

@@ -19,6 +19,7 @@ from assembly.credentials import service as credentials
 from assembly.credentials.auth import LOGGED_IN, Principal, roles
 from assembly.credentials.routes import ensure_assembly_access
 from assembly.errors import MAX_NUMBER, Conflict, DomainError, Forbidden, NotFound
+from assembly.i18n import t
 from assembly.voting.models import Vote
 
 Req = Request[Principal, Any, Any]
@@ -54,30 +55,49 @@ async def vote_receipt(db: AsyncSession, vote: Vote, receipt: str | None) -> str
     list of trackers and choices (secret), at the latest signed checkpoint."""
     if vote.state != "closed":
         raise Conflict(
-            f"Vote {vote.id} is {vote.state}: receipts exist once the vote is closed and logged."
+            t(
+                "Vote {vote} is {state}: receipts exist once the vote is closed and logged.",
+                vote=vote.id,
+                state=vote.state,
+            )
         )
     if vote.secret and receipt is not None:
         raise WrongReceiptKind(
-            f"Vote {vote.id} is secret: no ballot in it has its own receipt in the log. Ask "
-            "without a receipt code for the list of trackers, and find your tracker in it."
+            t(
+                "Vote {vote} is secret: no ballot in it has its own receipt in the log. "
+                "Ask without a receipt code for the list of trackers, and find your "
+                "tracker in it.",
+                vote=vote.id,
+            )
         )
     if not vote.secret and receipt is None:
         raise WrongReceiptKind(
-            f"Vote {vote.id} is a named vote: give the receipt code your phone shows (receipt=...)."
+            t(
+                "Vote {vote} is a named vote: give the receipt code your phone shows "
+                "(receipt=...).",
+                vote=vote.id,
+            )
         )
     entry = await _logged_vote_entry(db, vote, receipt)
     if entry is None:
         if vote.secret:
-            raise NotFound(f"The choices of vote {vote.id} are not in the audit log.")
+            raise NotFound(t("The choices of vote {vote} are not in the audit log.", vote=vote.id))
         raise NotFound(
-            f"No ballot with receipt {receipt} in vote {vote.id}: check the code on your phone "
-            "(a ballot changed while the vote was open got a new receipt)."
+            t(
+                "No ballot with receipt {receipt} in vote {vote}: check the code on your "
+                "phone (a ballot changed while the vote was open got a new receipt).",
+                receipt=receipt,
+                vote=vote.id,
+            )
         )
     checkpoint = await log.latest_checkpoint(db, vote.assembly_id)
     if checkpoint is None or checkpoint.size <= entry.seq:
         raise Conflict(
-            f"Entry {entry.seq} of the log is not yet covered by a signed checkpoint; "
-            "try again in a moment."
+            t(
+                "Entry {entry} of the log is not yet covered by a signed checkpoint; try "
+                "again in a moment.",
+                entry=entry.seq,
+            )
         )
     _, proof = await log.inclusion_proof(db, vote.assembly_id, entry.seq, checkpoint.size)
     # Witnesses' cosignature lines follow the log's signature in the note (C2SP tlog-proof).
@@ -104,9 +124,9 @@ class ReceiptController(Controller):
         await credentials.get_assembly(db, assembly_id)
         vote = await db.get(Vote, vote_id)
         if vote is None or vote.assembly_id != assembly_id:
-            raise NotFound(f"There is no vote {vote_id} in this assembly.")
+            raise NotFound(t("There is no vote {vote_id} in this assembly.", vote_id=vote_id))
         if vote.state == "draft" and not request.user.is_staff:
-            raise Forbidden("This vote is still a draft of the chair.")
+            raise Forbidden(t("This vote is still a draft of the chair."))
         text = await vote_receipt(db, vote, receipt.strip().upper() if receipt else None)
         name = "receipt" if not vote.secret else "trackers"
         return Response(

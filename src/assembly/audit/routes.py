@@ -29,6 +29,7 @@ from assembly.credentials.auth import (
 )
 from assembly.credentials.routes import ensure_assembly_access
 from assembly.errors import MAX_NUMBER, NotFound
+from assembly.i18n import t
 from assembly.security import CSRF_EXEMPT
 
 Req = Request[Principal, Any, Any]
@@ -113,7 +114,7 @@ class AuditLogController(Controller):
         await credentials.get_assembly(db, assembly_id)
         latest = await log.latest_checkpoint(db, assembly_id)
         if latest is None:
-            raise NotFound("No checkpoint yet: one is signed when the first vote closes.")
+            raise NotFound(t("No checkpoint yet: one is signed when the first vote closes."))
         body, _ = notes.parse_note(latest.note)
         parsed = notes.Checkpoint.parse(body)
         published = await witness.cosignatures(db, assembly_id, latest.size)
@@ -214,7 +215,7 @@ class AuditLogController(Controller):
             200: ResponseSpec(
                 CosignatureOut,
                 generate_examples=False,
-                description="The witness had sent this cosignature already: the stored one",
+                description=t("The witness had sent this cosignature already: the stored one"),
             )
         },
     )

@@ -22,6 +22,7 @@ from assembly.credentials import service as credentials
 from assembly.credentials.auth import ALL_ROLES, Principal, roles
 from assembly.credentials.models import Assembly
 from assembly.errors import NotFound
+from assembly.i18n import t
 
 Req = Request[Principal, Any, Any]
 
@@ -94,8 +95,11 @@ async def known_assembly(db: AsyncSession, assembly_id: int) -> Assembly:
         return await credentials.get_assembly(db, assembly_id)
     except NotFound:
         raise NotFound(
-            f"There is no assembly {assembly_id}, so there is no audit log to show: check the "
-            "address (the start page lists the assemblies)."
+            t(
+                "There is no assembly {assembly_id}, so there is no audit log to show: "
+                "check the address (the start page lists the assemblies).",
+                assembly_id=assembly_id,
+            )
         ) from None
 
 
@@ -147,7 +151,7 @@ async def checkpoint_text(db: AsyncSession, assembly_id: int) -> Response[str]:
     await known_assembly(db, assembly_id)
     latest = await log.latest_checkpoint(db, assembly_id)
     if latest is None:
-        raise NotFound("No checkpoint yet: the first one is signed when the first vote closes.")
+        raise NotFound(t("No checkpoint yet: the first one is signed when the first vote closes."))
     filename = checkpoint_filename(assembly_id, latest.size)
     return Response(
         latest.note,

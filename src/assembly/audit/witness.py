@@ -13,6 +13,7 @@ from assembly.audit.models import AuditCheckpoint, AuditCosignature, AuditWitnes
 from assembly.credentials.models import Assembly, Nmo
 from assembly.credentials.service import actor_name, check_length
 from assembly.errors import Conflict, Forbidden, Invalid, NotFound
+from assembly.i18n import t
 
 NAME_LENGTH = 200
 MAX_WITNESSES = notes.MAX_SIGNATURES - 1
@@ -24,11 +25,16 @@ def witness_verifier(text: str) -> notes.Verifier:
     try:
         verifier = notes.parse_verifier_key(text.strip())
     except notes.NoteError as exc:
-        raise Invalid(f"The witness's verifier key cannot be read: {exc}.") from None
+        raise Invalid(t("The witness's verifier key cannot be read: {exc}.", exc=exc)) from None
     if verifier.key_type != notes.KeyType.cosignature_v1:
         raise Invalid(
-            f"The key {verifier} is a signing key of type 0x{verifier.key_type:02x}; a witness "
-            "needs a cosignature/v1 key (type 0x04), as `assembly audit witness keygen` makes."
+            t(
+                "The key {verifier} is a signing key of type 0x{key_type:02x}; a witness "
+                "needs a cosignature/v1 key (type 0x04), as `assembly audit witness "
+                "keygen` makes.",
+                verifier=verifier,
+                key_type=verifier.key_type,
+            )
         )
     return verifier
 
@@ -53,15 +59,25 @@ async def register(
             select(Nmo.id).where(Nmo.assembly_id == assembly.id, Nmo.code == nmo_code.strip())
         )
         if nmo_id is None:
-            raise Invalid(f"There is no NMO {nmo_code.strip()!r} in this assembly.")
+            raise Invalid(t("There is no NMO {code!r} in this assembly.", code=nmo_code.strip()))
     registered = await witnesses(db, assembly.id)
     if any(w.name == name for w in registered):
-        raise Conflict(f"There is already a witness named {name!r} for this assembly's log.")
+        raise Conflict(
+            t("There is already a witness named {name!r} for this assembly's log.", name=name)
+        )
     for other in registered:
         if _same_key(notes.parse_verifier_key(other.verifier_key), verifier):
-            raise Conflict(f"The witness {other.name!r} already has the key {verifier}.")
+            raise Conflict(
+                t(
+                    "The witness {name!r} already has the key {verifier}.",
+                    name=other.name,
+                    verifier=verifier,
+                )
+            )
     if len(registered) >= MAX_WITNESSES:
-        raise Conflict(f"A log can have at most {MAX_WITNESSES} witnesses.")
+        raise Conflict(
+            t("A log can have at most {max_witnesses} witnesses.", max_witnesses=MAX_WITNESSES)
+        )
     witness = AuditWitness(
         assembly_id=assembly.id,
         name=name,
@@ -75,7 +91,7 @@ async def register(
     except IntegrityError:
         # Registered by another request meanwhile; the unique (assembly, name) decides.
         raise Conflict(
-            f"There is already a witness named {name!r} for this assembly's log."
+            t("There is already a witness named {name!r} for this assembly's log.", name=name)
         ) from None
     return witness
 
@@ -111,7 +127,9 @@ async def accept(
         )
     )
     if checkpoint is None:
-        raise NotFound(f"There is no signed checkpoint of size {size} in this assembly's log.")
+        raise NotFound(
+            t("There is no signed checkpoint of size {size} in this assembly's log.", size=size)
+        )
     body, _ = notes.parse_note(checkpoint.note)
     line = line if line.endswith("\n") else f"{line}\n"
     try:
@@ -120,14 +138,16 @@ async def accept(
         signature = None
     if signature is None or signature.line() != line:
         raise Invalid(
-            "The cosignature must be one signature line: an em dash, a space, the witness's key "
-            "name, a space and the base64 key ID and signature."
+            t(
+                "The cosignature must be one signature line: an em dash, a space, the "
+                "witness's key name, a space and the base64 key ID and signature."
+            )
         )
     witness, verifier = await _witness_of(db, assembly_id, signature)
     try:
         timestamp = notes.verify_cosignature(body, line, verifier)
     except notes.NoteError as exc:
-        raise Invalid(f"The cosignature is refused: {exc}.") from None
+        raise Invalid(t("The cosignature is refused: {exc}.", exc=exc)) from None
     stored = await db.scalar(
         select(AuditCosignature).where(
             AuditCosignature.witness_id == witness.id, AuditCosignature.size == size
@@ -143,8 +163,12 @@ async def accept(
         await db.flush()
     except IntegrityError:
         raise Conflict(
-            f"The witness {witness.name!r} sent its cosignature of size {size} twice at once; "
-            "send it again to get the stored one."
+            t(
+                "The witness {name!r} sent its cosignature of size {size} twice at once; "
+                "send it again to get the stored one.",
+                name=witness.name,
+                size=size,
+            )
         ) from None
     return cosignature, True
 
@@ -184,9 +208,13 @@ async def _witness_of(
         if (verifier.name, verifier.key_id) == (signature.name, signature.key_id):
             return witness, verifier
     raise Forbidden(
-        f"The key {signature.name!r} (key ID {signature.key_id.hex()}) is not a registered "
-        "witness of this assembly's log: the secretariat registers a witness's verifier key "
-        "before its cosignatures are accepted."
+        t(
+            "The key {name!r} (key ID {key_id}) is not a registered witness of this "
+            "assembly's log: the secretariat registers a witness's verifier key "
+            "before its cosignatures are accepted.",
+            name=signature.name,
+            key_id=signature.key_id.hex(),
+        )
     )
 
 

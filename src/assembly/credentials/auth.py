@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from assembly.db import utcnow
 from assembly.errors import Forbidden, LoginRequired
+from assembly.i18n import t
 
 SESSION_COOKIE = "assembly_session"
 TOKEN_BYTES = 32  # 256 bits; the issue asks for at least 128
@@ -56,6 +57,8 @@ class Principal:
     nmo_id: int | None = None
     assembly_id: int | None = None
     is_head: bool = False
+    # A delegate's stored screen language (read with the delegate: no query of its own).
+    language: str | None = None
 
     @property
     def actor(self) -> str:
@@ -124,7 +127,12 @@ def check_password_strength(password: str) -> None:
     from assembly.errors import Invalid
 
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"A staff password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise Invalid(
+            t(
+                "A staff password must have at least {min_password_length} characters.",
+                min_password_length=MIN_PASSWORD_LENGTH,
+            )
+        )
 
 
 async def principal_for_session(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
@@ -165,6 +173,7 @@ async def principal_for_session(connection: ASGIConnection[Any, Any, Any, Any]) 
             nmo_id=delegate.nmo_id,
             assembly_id=assembly_id,
             is_head=delegate.role == "head",
+            language=delegate.language,
         )
 
 
@@ -187,9 +196,9 @@ def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     allowed: frozenset[Role] | None = handler.opt.get("roles")
     principal: Principal = connection.scope.get("user") or PUBLIC
     if allowed is None:
-        raise Forbidden("This route declares no roles, so nobody may use it.")
+        raise Forbidden(t("This route declares no roles, so nobody may use it."))
     if principal.role in allowed:
         return
     if principal.role is Role.public:
-        raise LoginRequired("Log in first: this needs a staff login or your delegate link.")
-    raise Forbidden(f"A {principal.role.value} may not do this.")
+        raise LoginRequired(t("Log in first: this needs a staff login or your delegate link."))
+    raise Forbidden(t("A {role} may not do this.", role=principal.role.value))

@@ -18,6 +18,7 @@ from assembly.credentials import service
 from assembly.credentials.auth import TokenSealer
 from assembly.credentials.models import Assembly, Delegate, Nmo
 from assembly.errors import DomainError, Invalid
+from assembly.i18n import Message, t
 
 NMO_COLUMNS = ("code", "name", "country", "member_class", "weight")
 NMO_REQUIRED = ("code", "name")
@@ -52,24 +53,28 @@ def read_rows(
     """Yield (row number, cells) with header names normalised; raise Invalid on a bad header."""
     text = text.lstrip("\ufeff")
     if not text.strip():
-        raise Invalid("The file is empty: it needs a header row and at least one row.")
+        raise Invalid(t("The file is empty: it needs a header row and at least one row."))
     # strict: an unclosed quote is an error, not a cell that swallows the rest of the file.
     reader = csv.reader(io.StringIO(text), csv.excel, delimiter=separator_of(text), strict=True)
     try:
         header = [h.strip().lower().replace(" ", "_") for h in next(reader)]
     except StopIteration:
-        raise Invalid("The file is empty: it needs a header row and at least one row.") from None
+        raise Invalid(t("The file is empty: it needs a header row and at least one row.")) from None
     except csv.Error as exc:
-        raise Invalid(f"The header row cannot be read as CSV: {exc}.") from None
+        raise Invalid(t("The header row cannot be read as CSV: {exc}.", exc=exc)) from None
     unknown = [h for h in header if h and h not in columns]
     missing = [c for c in required if c not in header]
     twice = sorted({h for h in header if h and header.count(h) > 1})
-    errors = [RowError(1, c, f"required column {c!r} is missing") for c in missing]
+    errors = [RowError(1, c, t("required column {c!r} is missing", c=c)) for c in missing]
     errors += [
-        RowError(1, h, f"unknown column {h!r}; the columns are {', '.join(columns)}")
+        RowError(
+            1,
+            h,
+            t("unknown column {h!r}; the columns are {columns}", h=h, columns=", ".join(columns)),
+        )
         for h in unknown
     ]
-    errors += [RowError(1, h, f"column {h!r} appears more than once") for h in twice]
+    errors += [RowError(1, h, t("column {h!r} appears more than once", h=h)) for h in twice]
     if errors:
         raise Invalid(_summary(errors), errors=[e.as_dict() for e in errors])
     rows = enumerate(reader, start=2)
@@ -80,13 +85,17 @@ def read_rows(
             return
         except csv.Error as exc:
             raise Invalid(
-                f"Nothing was imported: the file is not valid CSV at line {reader.line_num} "
-                f"({exc}); check its quotes."
+                t(
+                    "Nothing was imported: the file is not valid CSV at line {line_num} "
+                    "({exc}); check its quotes.",
+                    line_num=reader.line_num,
+                    exc=exc,
+                )
             ) from None
         if not any(c.strip() for c in cells):
             continue
         if number - 1 > MAX_ROWS:
-            raise Invalid(f"The file has more than {MAX_ROWS} rows; split it.")
+            raise Invalid(t("The file has more than {max_rows} rows; split it.", max_rows=MAX_ROWS))
         if len(cells) > len(header):
             yield number, {"__extra__": str(len(cells) - len(header))}
             continue
@@ -96,10 +105,33 @@ def read_rows(
         )
 
 
+class _Clause(Message):
+    """A message read inside another sentence: without its final period, in any language."""
+
+    def __new__(cls, message: Message) -> _Clause:
+        self = str.__new__(cls, str.rstrip(message, "."))
+        self.msgid = message.msgid
+        self.params = message.params
+        return self
+
+    def translated(self, lang: str | None = None) -> str:
+        return super().translated(lang).rstrip(".")
+
+
+def _clause(message: str) -> str:
+    return _Clause(message) if isinstance(message, Message) else message.rstrip(".")
+
+
 def _summary(errors: list[RowError]) -> str:
     first = errors[0]
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"Nothing was imported: row {first.row}, column {first.column}: {first.message}{more}."
+    words = {"row": first.row, "column": first.column, "message": first.message}
+    if len(errors) > 1:
+        return t(
+            "Nothing was imported: row {row}, column {column}: {message} (and {more} more).",
+            more=len(errors) - 1,
+            **words,
+        )
+    return t("Nothing was imported: row {row}, column {column}: {message}.", **words)
 
 
 def _name_length(value: str) -> str:
@@ -114,7 +146,7 @@ def _check(errors: list[RowError], row: int, column: str, fn: object, value: obj
     try:
         return fn(value)  # type: ignore[operator]
     except DomainError as exc:
-        errors.append(RowError(row, column, exc.message.rstrip(".")))
+        errors.append(RowError(row, column, _clause(exc.message)))
         return None
 
 
@@ -127,12 +159,12 @@ async def import_nmos(db: AsyncSession, assembly: Assembly, actor: str, text: st
     seen: dict[str, int] = {}
     for number, cells in read_rows(text, NMO_COLUMNS, NMO_REQUIRED):
         if "__extra__" in cells:
-            errors.append(RowError(number, "-", "the row has more cells than the header"))
+            errors.append(RowError(number, "-", t("the row has more cells than the header")))
             continue
         before = len(errors)
         code = _check(errors, number, "code", service.check_code, cells.get("code", ""))
         if not cells.get("name"):
-            errors.append(RowError(number, "name", "an NMO needs a name"))
+            errors.append(RowError(number, "name", t("an NMO needs a name")))
         else:
             _check(errors, number, "name", _name_length, cells["name"])
         _check(errors, number, "country", _country_length, cells.get("country", ""))
@@ -146,10 +178,16 @@ async def import_nmos(db: AsyncSession, assembly: Assembly, actor: str, text: st
         _check(errors, number, "weight", service.check_weight, cells.get("weight") or "1")
         if isinstance(code, str):
             if code in existing:
-                errors.append(RowError(number, "code", f"NMO {code} is already registered"))
+                errors.append(
+                    RowError(number, "code", t("NMO {code} is already registered", code=code))
+                )
             elif code in seen:
                 errors.append(
-                    RowError(number, "code", f"NMO {code} is already in row {seen[code]}")
+                    RowError(
+                        number,
+                        "code",
+                        t("NMO {code} is already in row {row}", code=code, row=seen[code]),
+                    )
                 )
             seen.setdefault(code, number)
         if len(errors) == before:
@@ -157,7 +195,7 @@ async def import_nmos(db: AsyncSession, assembly: Assembly, actor: str, text: st
     if errors:
         raise Invalid(_summary(errors), errors=[e.as_dict() for e in errors])
     if not good:
-        raise Invalid("The file has a header but no rows to import.")
+        raise Invalid(t("The file has a header but no rows to import."))
     for cells in good:
         await service.add_nmo(
             db,
@@ -194,16 +232,20 @@ async def import_delegates(
     head_rows: dict[str, int] = {}
     for number, cells in read_rows(text, DELEGATE_COLUMNS, DELEGATE_REQUIRED):
         if "__extra__" in cells:
-            errors.append(RowError(number, "-", "the row has more cells than the header"))
+            errors.append(RowError(number, "-", t("the row has more cells than the header")))
             continue
         before = len(errors)
         code = cells.get("nmo_code", "")
         if not code:
-            errors.append(RowError(number, "nmo_code", "the NMO code is empty"))
+            errors.append(RowError(number, "nmo_code", t("the NMO code is empty")))
         elif code not in nmos:
-            errors.append(RowError(number, "nmo_code", f"there is no NMO {code} in this assembly"))
+            errors.append(
+                RowError(
+                    number, "nmo_code", t("there is no NMO {code} in this assembly", code=code)
+                )
+            )
         if not cells.get("name"):
-            errors.append(RowError(number, "name", "a delegate needs a name"))
+            errors.append(RowError(number, "name", t("a delegate needs a name")))
         else:
             _check(errors, number, "name", _name_length, cells["name"])
         _check(errors, number, "email", service.check_email, cells.get("email", ""))
@@ -212,10 +254,18 @@ async def import_delegates(
         _check(errors, number, "role", service.check_role, role)
         if role == "head" and code:
             if code in heads:
-                errors.append(RowError(number, "role", f"{code} already has a head of delegation"))
+                errors.append(
+                    RowError(
+                        number, "role", t("{code} already has a head of delegation", code=code)
+                    )
+                )
             elif code in head_rows:
                 errors.append(
-                    RowError(number, "role", f"{code} already has a head in row {head_rows[code]}")
+                    RowError(
+                        number,
+                        "role",
+                        t("{code} already has a head in row {row}", code=code, row=head_rows[code]),
+                    )
                 )
             head_rows.setdefault(code, number)
         if len(errors) == before:
@@ -223,7 +273,7 @@ async def import_delegates(
     if errors:
         raise Invalid(_summary(errors), errors=[e.as_dict() for e in errors])
     if not good:
-        raise Invalid("The file has a header but no rows to import.")
+        raise Invalid(t("The file has a header but no rows to import."))
     for cells in good:
         await service.add_delegate(
             db,

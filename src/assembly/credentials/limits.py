@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 
 from assembly.errors import DomainError
+from assembly.i18n import t
 
 STAFF_FAILURES = 10  # per username within the window
 TOKEN_FAILURES = 10  # per login link within the window
@@ -56,9 +57,17 @@ class AttemptLimiter:
         if len(failures) >= self.limit:
             wait = max(1, math.ceil(failures[0] + self.window_s - self.clock()))
             minutes = math.ceil(wait / 60)
+            message = (
+                t("Too many failed logins for {what}: try again in 1 minute.", what=what)
+                if minutes == 1
+                else t(
+                    "Too many failed logins for {what}: try again in {minutes} minutes.",
+                    what=what,
+                    minutes=minutes,
+                )
+            )
             raise TooManyAttempts(
-                f"Too many failed logins for {what}: try again in {minutes} minute"
-                f"{'s' if minutes != 1 else ''}.",
+                message,
                 wait,
             )
 

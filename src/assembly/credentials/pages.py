@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assembly import i18n
 from assembly.credentials import service
 from assembly.credentials.auth import ALL_ROLES, SESSION_COOKIE, Principal, Role, role_guard, roles
 from assembly.credentials.limits import TooManyAttempts
@@ -93,12 +94,19 @@ async def _staff_role(db: AsyncSession, username: str) -> Role | None:
 
 
 @get("/login/{token:str}", opt=roles(ALL_ROLES), include_in_schema=False)
-async def delegate_login(db: AsyncSession, state: State, token: str) -> Response[Any]:
-    """The link on a delegate's card: opening it on a phone starts a session."""
+async def delegate_login(
+    db: AsyncSession, request: Request[Principal, Any, Any], state: State, token: str
+) -> Response[Any]:
+    """The link on a delegate's card: opening it on a phone starts a session. A language
+    chosen on this phone before is kept as the delegate's."""
+    from assembly.language import LANG_COOKIE, store_delegate_language
+
     WRITE_INTENT.set(True)  # a GET that writes (the session): begin IMMEDIATE on SQLite
-    _delegate, secret = await service.delegate_login(
+    delegate, secret = await service.delegate_login(
         db, token, state.ctx.settings.session_max_age_s, state.ctx.login_limits
     )
+    if chosen := i18n.supported(request.cookies.get(LANG_COOKIE)):
+        await store_delegate_language(db, delegate.id, chosen)
     await db.commit()
     return Redirect("/delegate", cookies=[session_cookie(secret, state)], status_code=303)
 
@@ -111,7 +119,7 @@ async def logout(db: AsyncSession, request: Request[Any, Any, Any], state: State
 
 
 def page_routes() -> list[Router]:
-    from assembly.agenda import amendment_screens, document_screens, floor_screens
+    from assembly.agenda import amendment_screens, document_screens, floor_screens, rollcall_screens
     from assembly.agenda import screens as agenda_screens
     from assembly.audit import screens as audit_screens
     from assembly.credentials import screens
@@ -134,6 +142,7 @@ def page_routes() -> list[Router]:
                 *document_screens.handlers(),
                 *amendment_screens.handlers(),
                 *floor_screens.FLOOR_PAGES,
+                *rollcall_screens.ROLL_CALL_PAGES,
                 *audit_screens.handlers(),
             ],
         )

@@ -64,6 +64,7 @@ from assembly.credentials.schemas import (
     quorum_out,
 )
 from assembly.errors import MAX_NUMBER, Forbidden, Invalid, NotFound
+from assembly.i18n import t
 from assembly.live.broadcast import announce_credentials
 
 
@@ -76,7 +77,7 @@ def ensure_assembly_access(principal: Principal, assembly_id: int) -> None:
     if principal.is_staff:
         return
     if principal.assembly_id != assembly_id:
-        raise Forbidden("You can only see the assembly your delegation is registered for.")
+        raise Forbidden(t("You can only see the assembly your delegation is registered for."))
 
 
 def ensure_nmo_access(principal: Principal, nmo: Nmo) -> None:
@@ -124,8 +125,10 @@ async def run_import(
         )
     await db.commit()
     await announce_credentials(ctx_of(state), assembly_id)
-    what = "NMOs" if kind == "nmos" else "delegates"
-    return ImportResult(created=created, message=f"Imported {created} {what}.")
+    what = t("NMOs") if kind == "nmos" else t("delegates")
+    return ImportResult(
+        created=created, message=t("Imported {created} {noun}.", created=created, noun=what)
+    )
 
 
 class AuthController(Controller):
@@ -422,7 +425,7 @@ class AssemblyController(Controller):
     ) -> list[EventOut]:
         """The append-only record of credentials changes, oldest first."""
         if not 1 <= limit <= 1000:
-            raise Invalid("limit must be from 1 to 1000.")
+            raise Invalid(t("limit must be from 1 to 1000."))
         rows = (
             await db.execute(
                 select(CredentialEvent)
@@ -491,10 +494,10 @@ class AssemblyController(Controller):
         """Check a delegate in (or out) from what the desk scanner read off their card."""
         delegate = await service.delegate_by_token(db, service.token_from_scan(data.scanned))
         if delegate is None:
-            raise NotFound("No delegate has this card: it may have been replaced by a new one.")
+            raise NotFound(t("No delegate has this card: it may have been replaced by a new one."))
         nmo = await service.get_nmo(db, delegate.nmo_id)
         if nmo.assembly_id != assembly_id:
-            raise NotFound("This card belongs to another assembly.")
+            raise NotFound(t("This card belongs to another assembly."))
         await service.set_checked_in(db, delegate, request.user.actor, data.present, via="scan")
         right = await service.voting_right(db, nmo.id)
         out = delegate_out(delegate, right.holder_id)

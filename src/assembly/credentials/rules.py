@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
+from assembly.i18n import t
+
 
 class MemberClass(StrEnum):
     full = "full"
@@ -79,30 +81,34 @@ _EXPONENT = re.compile(r"[eE][+-]?([0-9_]+)$")
 def parse_weight(raw: object) -> Fraction:
     """Read a weight as an exact positive number: 1, "2", "1.5", "3/2"; never through a float."""
     if isinstance(raw, bool) or raw is None:
-        raise ValueError("a weight must be a number such as 1, 2.5 or 3/2")
+        raise ValueError(t("a weight must be a number such as 1, 2.5 or 3/2"))
     if isinstance(raw, int):
         value = Fraction(raw)
     elif isinstance(raw, str):
         text = raw.strip()
         if not text:
-            raise ValueError("a weight must be a number such as 1, 2.5 or 3/2")
+            raise ValueError(t("a weight must be a number such as 1, 2.5 or 3/2"))
         exponent = _EXPONENT.search(text)
         big = exponent is not None and len(exponent[1].replace("_", "").lstrip("0")) > 2
         if len(text) > MAX_WEIGHT_TEXT or big:
             # Fraction() computes 10**exponent exactly: "1e999999999" would take minutes.
-            raise ValueError(f"{text[:MAX_WEIGHT_TEXT]!r} is out of range for a weight")
+            raise ValueError(
+                t("{text!r} is out of range for a weight", text=text[:MAX_WEIGHT_TEXT])
+            )
         try:
             value = Fraction(text)
         except (ValueError, ZeroDivisionError):
-            raise ValueError(f"{raw!r} is not a number such as 1, 2.5 or 3/2") from None
+            raise ValueError(t("{raw!r} is not a number such as 1, 2.5 or 3/2", raw=raw)) from None
     elif isinstance(raw, Fraction):
         value = raw
     else:
-        raise ValueError("a weight is given as a whole number or as text such as '2.5' or '3/2'")
+        raise ValueError(t("a weight is given as a whole number or as text such as '2.5' or '3/2'"))
     if value <= 0:
-        raise ValueError(f"a weight must be more than 0, not {format_weight(value)}")
+        raise ValueError(
+            t("a weight must be more than 0, not {weight}", weight=format_weight(value))
+        )
     if value.denominator > 10_000 or value > 1_000_000:
-        raise ValueError(f"{raw!r} is out of range for a weight")
+        raise ValueError(t("{raw!r} is out of range for a weight", raw=raw))
     return value
 
 
@@ -137,49 +143,86 @@ def check_proxy(
 ) -> None:
     """Raise RuleViolation naming the rule a new proxy from `giver` to `holder` would break."""
     if not rules.enabled:
-        raise RuleViolation("proxies_off", "Proxies are not allowed at this assembly.")
+        raise RuleViolation("proxies_off", t("Proxies are not allowed at this assembly."))
     if rules.deadline is not None and now > rules.deadline:
         deadline = rules.deadline.astimezone(dt.UTC)
         raise RuleViolation(
-            "proxy_deadline", f"The deadline for proxies passed at {deadline:%Y-%m-%d %H:%M} UTC."
+            "proxy_deadline",
+            t(
+                "The deadline for proxies passed at {deadline:%Y-%m-%d %H:%M} UTC.",
+                deadline=deadline,
+            ),
         )
     if giver.id == holder.id:
-        raise RuleViolation("proxy_self", f"{giver.code} cannot give its vote to itself.")
+        raise RuleViolation(
+            "proxy_self", t("{giver} cannot give its vote to itself.", giver=giver.code)
+        )
     for nmo, side in ((giver, "give"), (holder, "hold")):
         if not nmo.votes:
+            member_class = nmo.member_class.value
             raise RuleViolation(
                 "proxy_full_members_only",
-                f"Only Full Members hold a vote to {side}; {nmo.code} is a "
-                f"{nmo.member_class.value} member.",
+                t(
+                    "Only Full Members hold a vote to give; {nmo} is a {member_class} member.",
+                    nmo=nmo.code,
+                    member_class=member_class,
+                )
+                if side == "give"
+                else t(
+                    "Only Full Members hold a vote to hold; {nmo} is a {member_class} member.",
+                    nmo=nmo.code,
+                    member_class=member_class,
+                ),
             )
     for proxy in active:
         if proxy.giver_id == giver.id:
             raise RuleViolation(
                 "proxy_one_per_giver",
-                f"{giver.code} has already given its vote away; revoke that proxy first.",
+                t(
+                    "{giver} has already given its vote away; revoke that proxy first.",
+                    giver=giver.code,
+                ),
             )
     if any(p.giver_id == holder.id for p in active):
         raise RuleViolation(
             "proxy_no_chains",
-            f"{holder.code} has given its own vote away, so it cannot hold proxies (no chains).",
+            t(
+                "{holder} has given its own vote away, so it cannot hold proxies (no chains).",
+                holder=holder.code,
+            ),
         )
     if any(p.holder_id == giver.id for p in active):
         raise RuleViolation(
             "proxy_no_chains",
-            f"{giver.code} holds the vote of another NMO, so it cannot give its own away "
-            "(no chains).",
+            t(
+                "{giver} holds the vote of another NMO, so it cannot give its own away "
+                "(no chains).",
+                giver=giver.code,
+            ),
         )
     if rules.max_proxies <= 0:
         raise RuleViolation(
-            "proxy_cap", "No NMO may hold proxies at this assembly (max_proxies is 0)."
+            "proxy_cap", t("No NMO may hold proxies at this assembly (max_proxies is 0).")
         )
     carried = sum(1 for p in active if p.holder_id == holder.id)
     if carried >= rules.max_proxies:
-        plural = "proxy" if carried == 1 else "proxies"
         raise RuleViolation(
             "proxy_cap",
-            f"{holder.code} already carries {carried} {plural}, the most one NMO may hold "
-            f"at this assembly ({rules.max_proxies}).",
+            t(
+                "{holder} already carries {carried} proxy, the most one NMO may hold "
+                "at this assembly ({max_proxies}).",
+                holder=holder.code,
+                carried=carried,
+                max_proxies=rules.max_proxies,
+            )
+            if carried == 1
+            else t(
+                "{holder} already carries {carried} proxies, the most one NMO may hold "
+                "at this assembly ({max_proxies}).",
+                holder=holder.code,
+                carried=carried,
+                max_proxies=rules.max_proxies,
+            ),
         )
 
 
@@ -228,7 +271,9 @@ class QuorumRule:
 
     def describe(self) -> str:
         share = f"{self.share.numerator}/{self.share.denominator}"
-        return f"{'more than' if self.strict else 'at least'} {share} of the Full Members"
+        if self.strict:
+            return t("more than {share} of the Full Members", share=share)
+        return t("at least {share} of the Full Members", share=share)
 
 
 def quorum_required(total: int, rule: QuorumRule) -> int:
@@ -256,11 +301,36 @@ class QuorumStatus:
         return self.present + (self.represented_by_proxy if self.rule.counts_proxies else 0)
 
     def explain(self) -> str:
-        counted = f"{self.present} of {self.full_members} Full Members present"
+        words = {
+            "present": self.present,
+            "full_members": self.full_members,
+            "by_proxy": self.represented_by_proxy,
+            "rule": self.rule.describe(),
+            "required": self.required,
+        }
         if self.rule.counts_proxies and self.represented_by_proxy:
-            counted += f" and {self.represented_by_proxy} represented by proxy"
-        verdict = "quorum met" if self.met else "no quorum"
-        return f"{counted}; quorum is {self.rule.describe()} ({self.required}): {verdict}."
+            if self.met:
+                return t(
+                    "{present} of {full_members} Full Members present and {by_proxy} "
+                    "represented by proxy; quorum is {rule} ({required}): quorum met.",
+                    **words,
+                )
+            return t(
+                "{present} of {full_members} Full Members present and {by_proxy} "
+                "represented by proxy; quorum is {rule} ({required}): no quorum.",
+                **words,
+            )
+        if self.met:
+            return t(
+                "{present} of {full_members} Full Members present; quorum is {rule} "
+                "({required}): quorum met.",
+                **words,
+            )
+        return t(
+            "{present} of {full_members} Full Members present; quorum is {rule} "
+            "({required}): no quorum.",
+            **words,
+        )
 
 
 def quorum(
@@ -291,10 +361,17 @@ def check_right_holder(new_holder_role: DelegateRole, same_nmo: bool, nmo_code: 
     """The vote of an NMO is held by its head or another (non-observer) delegate of that NMO."""
     if not same_nmo:
         raise RuleViolation(
-            "holder_same_nmo", f"The vote of {nmo_code} can only be held by one of its delegates."
+            "holder_same_nmo",
+            t(
+                "The vote of {nmo_code} can only be held by one of its delegates.",
+                nmo_code=nmo_code,
+            ),
         )
     if new_holder_role is DelegateRole.observer:
         raise RuleViolation(
             "holder_not_observer",
-            f"An observer cannot hold the vote of {nmo_code}; choose the head or a delegate.",
+            t(
+                "An observer cannot hold the vote of {nmo_code}; choose the head or a delegate.",
+                nmo_code=nmo_code,
+            ),
         )

@@ -24,6 +24,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assembly import i18n
 from assembly.agenda.speakers import MOTION_KINDS, MOTION_LABELS
 from assembly.credentials import importing, rules, service
 from assembly.credentials.auth import (
@@ -48,6 +49,7 @@ from assembly.credentials.models import (
     VotingRight,
 )
 from assembly.errors import DomainError, Forbidden, Invalid, NotFound
+from assembly.i18n import t
 from assembly.live.broadcast import announce_credentials
 
 if TYPE_CHECKING:
@@ -62,13 +64,13 @@ MAX_IMPORT_BYTES = 5_000_000
 EVENTS_PER_PAGE = 100
 QR_SCALE = 4
 MAJORITY_SETTINGS = (
-    ("majority_ordinary", "Ordinary motions"),
-    ("majority_procedural", "Procedural motions"),
-    ("majority_amendment", "Amendments"),
-    ("majority_policy", "Policy documents"),
-    ("majority_constitution", "Constitution"),
-    ("majority_bylaws", "Bylaws"),
-    ("majority_membership", "Admission and expulsion of members"),
+    ("majority_ordinary", t("Ordinary motions")),
+    ("majority_procedural", t("Procedural motions")),
+    ("majority_amendment", t("Amendments")),
+    ("majority_policy", t("Policy documents")),
+    ("majority_constitution", t("Constitution")),
+    ("majority_bylaws", t("Bylaws")),
+    ("majority_membership", t("Admission and expulsion of members")),
 )
 MOTION_FIELDS = tuple((f"motion_{m}", m) for m in MOTION_KINDS)  # one checkbox per motion
 RULE_CHECKBOXES = (
@@ -78,11 +80,11 @@ RULE_CHECKBOXES = (
     *(name for name, _ in MOTION_FIELDS),
 )
 MAJORITY_NAMES = {
-    "simple": "Simple (yes > no)",
-    "absolute": "Absolute (yes > half of all cast)",
-    "two_thirds": "Two thirds",
-    "three_quarters": "Three quarters",
-    "unanimous": "Unanimous (no votes against)",
+    "simple": t("Simple (yes > no)"),
+    "absolute": t("Absolute (yes > half of all cast)"),
+    "two_thirds": t("Two thirds"),
+    "three_quarters": t("Three quarters"),
+    "unanimous": t("Unanimous (no votes against)"),
 }
 
 
@@ -114,7 +116,7 @@ def form_int(data: dict[str, str], key: str, what: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise Invalid(f"Choose {what}.") from None
+        raise Invalid(t("Choose {what}.", what=what)) from None
 
 
 def fold(text: str) -> str:
@@ -141,7 +143,7 @@ async def chosen_assembly(
     for assembly in everything:
         if assembly.id == assembly_id:
             return assembly, everything
-    raise NotFound(f"There is no assembly {assembly_id}.")
+    raise NotFound(t("There is no assembly {assembly_id}.", assembly_id=assembly_id))
 
 
 # --- what the screens show of a delegation ------------------------------------------------
@@ -258,6 +260,7 @@ def rule_values(assembly: Assembly) -> dict[str, str]:
     values = {
         "name": assembly.name,
         "place": assembly.place,
+        "language": i18n.supported(assembly.language) or i18n.DEFAULT_LANGUAGE,
         "starts_on": assembly.starts_on.isoformat() if assembly.starts_on else "",
         "policy_amendment_deadline": utc_field(assembly.policy_amendment_deadline),
         "bylaws_deadline_days": str(assembly.bylaws_deadline_days),
@@ -285,7 +288,7 @@ def rule_changes(data: dict[str, str]) -> dict[str, Any]:
     try:
         max_proxies = int(raw_max)
     except ValueError:
-        raise Invalid("The most proxies one NMO may carry must be a whole number.") from None
+        raise Invalid(t("The most proxies one NMO may carry must be a whole number.")) from None
     # The amendment deadlines: a field the form did not send keeps its stored value.
     amendments: dict[str, Any] = {}
     for key, what in (
@@ -297,8 +300,10 @@ def rule_changes(data: dict[str, str]) -> dict[str, Any]:
                 amendments[key] = int((data.get(key) or "").strip())
             except ValueError:
                 raise Invalid(
-                    f"The deadline for {what} amendments is a whole number of days."
+                    t("The deadline for {what} amendments is a whole number of days.", what=what)
                 ) from None
+    if data.get("language"):  # the projector's, and the default of every screen
+        amendments["language"] = data["language"]
     if "starts_on" in data:
         amendments["starts_on"] = (data.get("starts_on") or "").strip() or None
     if "policy_amendment_deadline" in data:
@@ -366,7 +371,7 @@ async def secretariat_create_assembly(db: AsyncSession, request: Req, data: Form
             try:
                 values[key] = dt.date.fromisoformat(raw)
             except ValueError:
-                raise Invalid(f"{key} must be a date like 2026-08-01.") from None
+                raise Invalid(t("{key} must be a date like 2026-08-01.", key=key)) from None
     assembly = await service.create_assembly(db, request.user.actor, data.get("name", ""), **values)
     await db.commit()
     return see_other("/secretariat", assembly=assembly.id)
@@ -388,10 +393,15 @@ async def secretariat_update_rules(
         error, status = exc.message, exc.status
     else:
         await db.commit()
+        ctx_of(state).assembly_languages.forget(assembly_id)
         await announce_credentials(ctx_of(state), assembly_id)
         if not is_htmx(request):
             return see_other("/secretariat", assembly=assembly_id)
-        notice = f"Saved: {', '.join(sorted(changed))} changed." if changed else "Nothing changed."
+        notice = (
+            t("Saved: {changed} changed.", changed=", ".join(sorted(changed)))
+            if changed
+            else t("Nothing changed.")
+        )
     assembly = await service.get_assembly(db, assembly_id)
     values = rule_values(assembly)
     if error:  # keep what was typed, so only the wrong field needs fixing
@@ -447,7 +457,7 @@ async def secretariat_add_nmo(
         await announce_credentials(ctx_of(state), assembly_id)
         if not is_htmx(request):
             return see_other("/secretariat", assembly=assembly_id)
-        notice = f"{code} added. Open it to add its delegates."
+        notice = t("{code} added. Open it to add its delegates.", code=code)
     assembly = await service.get_assembly(db, assembly_id)
     context = await secretariat_context(db, assembly, await assemblies_newest_first(db))
     context.update(nmo_notice=notice, nmo_error=error, nmo_form=data if error else {})
@@ -503,9 +513,12 @@ async def secretariat_change_nmo(
         if not is_htmx(request):
             return see_other(f"/secretariat/nmos/{nmo_id}")
         notice = (
-            f"Saved: {' and '.join(c.replace('member_class', 'class') for c in changed)} changed."
+            t(
+                "Saved: {changed} changed.",
+                changed=" and ".join(c.replace("member_class", "class") for c in changed),
+            )
             if changed
-            else "Nothing changed."
+            else t("Nothing changed.")
         )
     context = await nmo_page_context(db, nmo_id)
     context.update(change_notice=notice, change_error=error)
@@ -574,16 +587,16 @@ async def secretariat_reissue_token(
 
 IMPORTS = {
     "nmos": {
-        "title": "NMOs",
-        "one": "NMO",
+        "title": t("NMOs"),
+        "one": t("NMO"),
         "columns": importing.NMO_COLUMNS,
         "required": importing.NMO_REQUIRED,
         "example": "code,name,country,member_class,weight\n"
         "IFMSA-QC,IFMSA-Québec,Canada,full,2\nSaMSA,South African MSA,South Africa,candidate,1",
     },
     "delegates": {
-        "title": "delegates",
-        "one": "delegate",
+        "title": t("delegates"),
+        "one": t("delegate"),
         "columns": importing.DELEGATE_COLUMNS,
         "required": importing.DELEGATE_REQUIRED,
         "example": "nmo_code,name,email,role,language\n"
@@ -607,8 +620,10 @@ async def read_upload(data: dict[str, Any]) -> str:
                 return raw.decode("utf-8-sig")
             except UnicodeDecodeError:
                 raise Invalid(
-                    "The file is not UTF-8 text: save it from the spreadsheet as "
-                    "'CSV UTF-8' and try again."
+                    t(
+                        "The file is not UTF-8 text: save it from the spreadsheet as 'CSV UTF-8' "
+                        "and try again."
+                    )
                 ) from None
     text = data.get("csv")
     return text if isinstance(text, str) else ""
@@ -651,7 +666,7 @@ async def run_import(
         await db.commit()
         await announce_credentials(ctx, assembly_id)
         noun = IMPORTS[kind]["one"] if created == 1 else IMPORTS[kind]["title"]
-        result["notice"] = f"Imported {created} {noun}."
+        result["notice"] = t("Imported {created} {noun}.", created=created, noun=noun)
     assembly = await service.get_assembly(db, assembly_id)
     if is_htmx(request):
         return page(
@@ -690,23 +705,23 @@ async def secretariat_import_delegates(
 
 
 EVENT_KINDS = {
-    "assembly_created": "Assembly created",
-    "assembly_rules": "Rules changed",
+    "assembly_created": t("Assembly created"),
+    "assembly_rules": t("Rules changed"),
     "nmo_added": "NMO added",
-    "nmo_class": "Member class changed",
-    "nmo_weight": "Weight changed",
-    "nmo_credentialed": "Credentialed",
-    "nmo_uncredentialed": "Credentials withdrawn",
-    "delegate_added": "Delegate added",
-    "delegate_role": "Delegate's role changed",
-    "token_reissued": "Login link reissued",
-    "checked_in": "Checked in",
-    "checked_out": "Checked out",
-    "right_handover": "Vote handed over",
-    "proxy_given": "Proxy given",
-    "proxy_revoked": "Proxy revoked",
+    "nmo_class": t("Member class changed"),
+    "nmo_weight": t("Weight changed"),
+    "nmo_credentialed": t("Credentialed"),
+    "nmo_uncredentialed": t("Credentials withdrawn"),
+    "delegate_added": t("Delegate added"),
+    "delegate_role": t("Delegate's role changed"),
+    "token_reissued": t("Login link reissued"),
+    "checked_in": t("Checked in"),
+    "checked_out": t("Checked out"),
+    "right_handover": t("Vote handed over"),
+    "proxy_given": t("Proxy given"),
+    "proxy_revoked": t("Proxy revoked"),
     "import_nmos": "NMOs imported",
-    "import_delegates": "Delegates imported",
+    "import_delegates": t("Delegates imported"),
 }
 
 
@@ -799,7 +814,7 @@ async def secretariat_cards(
     if nmo_id is not None:
         nmo = await service.get_nmo(db, nmo_id)
         if nmo.assembly_id != assembly_id:
-            raise NotFound(f"NMO {nmo.code} is not registered for this assembly.")
+            raise NotFound(t("NMO {nmo} is not registered for this assembly.", nmo=nmo.code))
     views = await delegations(db, assembly_id, only=None if nmo_id is None else {nmo_id})
     pages = []
     for view in views:
@@ -855,7 +870,7 @@ async def desk_search(
 ) -> Template:
     """The desk's live search results (an htmx fragment)."""
     if assembly_id is None:
-        raise Invalid("Say which assembly to search (assembly=ID).")
+        raise Invalid(t("Say which assembly to search (assembly=ID)."))
     assembly = await service.get_assembly(db, assembly_id)
     return page(
         request,
@@ -927,24 +942,28 @@ class ScanResult:
 @post("/desk/scan", opt=roles(DESK), status_code=200)
 async def desk_scan(db: AsyncSession, request: Req, state: State, data: Form) -> Template:
     """Check in the delegate whose card the scanner just read (it types the login link)."""
-    assembly_id = form_int(data, "assembly", "the assembly")
+    assembly_id = form_int(data, "assembly", t("the assembly"))
     assembly = await service.get_assembly(db, assembly_id)
     scanned = data.get("scanned", "")
     delegate = await service.delegate_by_token(db, service.token_from_scan(scanned))
     nmo = await service.get_nmo(db, delegate.nmo_id) if delegate else None
     status = 200
     if not scanned.strip():
-        result = ScanResult(False, "Nothing was scanned: hold the card's QR code to the scanner.")
+        result = ScanResult(
+            False, t("Nothing was scanned: hold the card's QR code to the scanner.")
+        )
         status = 422
     elif delegate is None or nmo is None:
         result = ScanResult(
             False,
-            "No delegate has this card: it may have been replaced by a new one. "
-            "Search for the person by name below.",
+            t(
+                "No delegate has this card: it may have been replaced by a new one. "
+                "Search for the person by name below."
+            ),
         )
         status = 404
     elif nmo.assembly_id != assembly_id:
-        result = ScanResult(False, "This card belongs to another assembly.")
+        result = ScanResult(False, t("This card belongs to another assembly."))
         status = 404
     else:
         changed = await service.set_checked_in(db, delegate, request.user.actor, True, via="scan")
@@ -953,9 +972,12 @@ async def desk_scan(db: AsyncSession, request: Req, state: State, data: Form) ->
         warning = (
             ""
             if nmo.credentialed
-            else f"{nmo.code} is not credentialed yet: it does not count for quorum or votes."
+            else t(
+                "{nmo} is not credentialed yet: it does not count for quorum or votes.",
+                nmo=nmo.code,
+            )
         )
-        verb = "Checked in" if changed else "Already checked in"
+        verb = t("Checked in") if changed else t("Already checked in")
         result = ScanResult(True, verb, delegate, nmo, warning)
     context: dict[str, Any] = {"assembly": assembly, "scan": result, "q": ""}
     if is_htmx(request):
@@ -976,7 +998,7 @@ async def desk_scan(db: AsyncSession, request: Req, state: State, data: Form) ->
 
 async def delegate_context(db: AsyncSession, principal: Principal) -> dict[str, Any]:
     if principal.delegate_id is None or principal.assembly_id is None:
-        raise Forbidden("This page is for delegates: open the link on your credential card.")
+        raise Forbidden(t("This page is for delegates: open the link on your credential card."))
     assembly = await service.get_assembly(db, principal.assembly_id)
     me = await service.get_delegate(db, principal.delegate_id)
     views = await delegations(db, assembly.id)
@@ -1044,7 +1066,7 @@ async def delegate_check_in(
     async def action() -> None:
         await service.self_check_in(db, request.user, present)
 
-    done = "You are checked in." if present else "You are checked out."
+    done = t("You are checked in.") if present else t("You are checked out.")
     return await delegate_answer(db, request, state, action, done, "presence")
 
 
@@ -1057,12 +1079,16 @@ async def delegate_hand_over(
 
     async def action() -> None:
         if principal.nmo_id is None:
-            raise Forbidden("Only a delegate can hand over their NMO's vote.")
-        holder = await service.get_delegate(db, form_int(data, "holder_id", "who holds the vote"))
+            raise Forbidden(t("Only a delegate can hand over their NMO's vote."))
+        holder = await service.get_delegate(
+            db, form_int(data, "holder_id", t("who holds the vote"))
+        )
         nmo = await service.get_nmo(db, principal.nmo_id)
         await service.hand_over_right(db, principal, nmo, holder)
 
-    return await delegate_answer(db, request, state, action, "The vote was handed over.", "right")
+    return await delegate_answer(
+        db, request, state, action, t("The vote was handed over."), "right"
+    )
 
 
 @post("/delegate/proxy", opt=roles({Role.delegate}), status_code=200)
@@ -1074,15 +1100,17 @@ async def delegate_give_proxy(
 
     async def action() -> None:
         if principal.nmo_id is None or principal.assembly_id is None:
-            raise Forbidden("Only a delegate can give their NMO's vote.")
+            raise Forbidden(t("Only a delegate can give their NMO's vote."))
         assembly = await service.get_assembly(db, principal.assembly_id)
         giver = await service.get_nmo(db, principal.nmo_id)
-        holder = await service.get_nmo(db, form_int(data, "holder_id", "the NMO to hold your vote"))
+        holder = await service.get_nmo(
+            db, form_int(data, "holder_id", t("the NMO to hold your vote"))
+        )
         if holder.assembly_id != assembly.id:
-            raise NotFound("That NMO is not registered for this assembly.")
+            raise NotFound(t("That NMO is not registered for this assembly."))
         await service.give_proxy(db, principal, assembly, giver, holder)
 
-    return await delegate_answer(db, request, state, action, "Your proxy was given.", "proxy")
+    return await delegate_answer(db, request, state, action, t("Your proxy was given."), "proxy")
 
 
 @post("/delegate/proxies/{proxy_id:int}/revoke", opt=roles({Role.delegate}), status_code=200)
@@ -1095,10 +1123,10 @@ async def delegate_revoke_proxy(
     async def action() -> None:
         proxy = await service.get_proxy(db, proxy_id)
         if proxy.assembly_id != principal.assembly_id:
-            raise Forbidden("You can only revoke proxies of your own assembly.")
+            raise Forbidden(t("You can only revoke proxies of your own assembly."))
         await service.revoke_proxy(db, principal, proxy)
 
-    return await delegate_answer(db, request, state, action, "Your proxy was revoked.", "proxy")
+    return await delegate_answer(db, request, state, action, t("Your proxy was revoked."), "proxy")
 
 
 # --- chair and projector ------------------------------------------------------------------
@@ -1136,7 +1164,7 @@ async def chair_self_check_in(
 async def chair_nmos(db: AsyncSession, request: Req, assembly_id: AssemblyParam) -> Template:
     """The chair's presence list (an htmx fragment, refreshed when the quorum changes)."""
     if assembly_id is None:
-        raise Invalid("Say which assembly (assembly=ID).")
+        raise Invalid(t("Say which assembly (assembly=ID)."))
     assembly = await service.get_assembly(db, assembly_id)
     return page(
         request,
@@ -1156,6 +1184,9 @@ def may_listen(principal: Principal, assembly_id: int) -> bool:
 async def projector(db: AsyncSession, request: Req, assembly_id: int) -> Template:
     """The room's screen: the assembly's name and the live quorum, no personal data."""
     assembly = await service.get_assembly(db, assembly_id)
+    if i18n.supported(request.query_params.get("lang")) is None:
+        # The room reads the assembly's language, whatever the projector's browser prefers.
+        i18n.CURRENT.set(i18n.supported(assembly.language) or i18n.DEFAULT_LANGUAGE)
     return page(
         request,
         "projector/index.html",

@@ -48,6 +48,7 @@ from assembly.credentials.models import (
 )
 from assembly.db import utcnow
 from assembly.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from assembly.i18n import t
 
 ACTOR_LENGTH = 120  # the size of the actor columns of the records
 
@@ -118,13 +119,22 @@ LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,4})?")
 def check_length(field: str, value: str, limit: int) -> str:
     """Refuse text longer than its column, which PostgreSQL would reject with a bare error."""
     if len(value) > limit:
-        raise Invalid(f"{field} is at most {limit} characters; {len(value)} were given.")
+        raise Invalid(
+            t(
+                "{field} is at most {limit} characters; {length} were given.",
+                field=field,
+                limit=limit,
+                length=len(value),
+            )
+        )
     return value
 
 
 def check_language(value: object) -> str:
     if not isinstance(value, str) or not LANGUAGE_TAG.fullmatch(value.strip()):
-        raise Invalid(f"language is a language tag such as en, fr or pt-BR, not {value!r}.")
+        raise Invalid(
+            t("language is a language tag such as en, fr or pt-BR, not {value!r}.", value=value)
+        )
     return value.strip()
 
 
@@ -133,23 +143,27 @@ def check_rule_fields(rules_given: Mapping[str, object]) -> None:
     for field in rules_given:
         if field in ASSEMBLY_INFO_FIELDS:
             raise Invalid(
-                f"{field} is not a setting of an assembly; give it beside the rules, not in them."
+                t(
+                    "{field} is not a setting of an assembly; give it beside the rules, not "
+                    "in them.",
+                    field=field,
+                )
             )
         if field not in ASSEMBLY_RULE_FIELDS:
-            raise Invalid(f"{field} is not a setting of an assembly.")
+            raise Invalid(t("{field} is not a setting of an assembly.", field=field))
 
 
 def coerce_info(field: str, raw: object) -> Any:
     """An assembly detail (name, place, dates, language) in its column's type."""
     if field == "name":
         if not isinstance(raw, str) or not raw.strip():
-            raise Invalid("An assembly needs a name.")
+            raise Invalid(t("An assembly needs a name."))
         return check_length("name", raw.strip(), NAME_LENGTH)
     if field == "place":
         if raw is None:
             return ""
         if not isinstance(raw, str):
-            raise Invalid("place must be text.")
+            raise Invalid(t("place must be text."))
         return check_length("place", raw.strip(), NAME_LENGTH)
     if field == "language":
         return check_language(raw)
@@ -161,7 +175,7 @@ def coerce_info(field: str, raw: object) -> Any:
                 return dt.date.fromisoformat(raw.strip())
             except ValueError:
                 pass
-        raise Invalid(f"{field} must be a date like 2026-08-01.")
+        raise Invalid(t("{field} must be a date like 2026-08-01.", field=field))
     raise AssertionError(field)
 
 
@@ -171,12 +185,21 @@ def check_assembly_settings(values: Mapping[str, Any]) -> None:
     share = values.get("quorum_share")
     if (strict is None or strict) and share is not None and share >= 1:
         raise Invalid(
-            "A quorum of more than all the Full Members can never be met: choose a share below "
-            "1/1, or make the quorum 'at least' the share (quorum_strict false)."
+            t(
+                "A quorum of more than all the Full Members can never be met: choose a "
+                "share below 1/1, or make the quorum 'at least' the share (quorum_strict "
+                "false)."
+            )
         )
     starts, ends = values.get("starts_on"), values.get("ends_on")
     if starts is not None and ends is not None and ends < starts:
-        raise Invalid(f"An assembly cannot end before it starts ({starts} to {ends}).")
+        raise Invalid(
+            t(
+                "An assembly cannot end before it starts ({starts} to {ends}).",
+                starts=starts,
+                ends=ends,
+            )
+        )
 
 
 def _share(field: str, raw: object, *, optional: bool) -> Fraction | None:
@@ -185,9 +208,13 @@ def _share(field: str, raw: object, *, optional: bool) -> Fraction | None:
     try:
         value = rules.parse_weight(raw)
     except ValueError as exc:
-        raise Invalid(f"{field}: {exc}") from None
+        raise Invalid(
+            t("{field}: {exc}", field=field, exc=exc.args[0] if exc.args else exc)
+        ) from None
     if value > 1:
-        raise Invalid(f"{field} is a share of the members, at most 1 (e.g. 1/2 or 1/3).")
+        raise Invalid(
+            t("{field} is a share of the members, at most 1 (e.g. 1/2 or 1/3).", field=field)
+        )
     return value
 
 
@@ -195,11 +222,11 @@ def coerce_rule(field: str, kind: str, raw: object) -> Any:
     """Turn an API value into the column's exact type, or say what is wrong with it."""
     if kind == "bool":
         if not isinstance(raw, bool):
-            raise Invalid(f"{field} must be true or false.")
+            raise Invalid(t("{field} must be true or false.", field=field))
         return raw
     if kind == "int":
         if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0 or raw > 10_000:
-            raise Invalid(f"{field} must be a whole number from 0 to 10000.")
+            raise Invalid(t("{field} must be a whole number from 0 to 10000.", field=field))
         return raw
     if kind == "fraction":
         return _share(field, raw, optional=False)
@@ -207,24 +234,34 @@ def coerce_rule(field: str, kind: str, raw: object) -> Any:
         return _share(field, raw, optional=True)
     if kind == "majority":
         if raw not in MAJORITY_RULES:
-            raise Invalid(f"{field} must be one of {', '.join(MAJORITY_RULES)}.")
+            raise Invalid(
+                t("{field} must be one of {rules}.", field=field, rules=", ".join(MAJORITY_RULES))
+            )
         return raw
     if kind == "publish":
         if raw not in PUBLISH_RESULTS:
             raise Invalid(
-                f"{field} must be one of {', '.join(PUBLISH_RESULTS)} (when a vote's result "
-                "reaches the public record: at its close, when its session ends, or when the "
-                "secretariat publishes it)."
+                t(
+                    "{field} must be one of {choices} (when a vote's result reaches the "
+                    "public record: at its close, when its session ends, or when the "
+                    "secretariat publishes it).",
+                    field=field,
+                    choices=", ".join(PUBLISH_RESULTS),
+                )
             )
         return raw
     if kind == "motions":
         if not isinstance(raw, list) or not all(isinstance(m, str) for m in raw):
-            raise Invalid(f'{field} must be a list of motions, e.g. ["close_list"].')
+            raise Invalid(t('{field} must be a list of motions, e.g. ["close_list"].', field=field))
         unknown = [m for m in raw if m not in MOTION_KINDS]
         if unknown:
             raise Invalid(
-                f"{field}: unknown motion {unknown[0]!r}; the motions are "
-                f"{', '.join(MOTION_KINDS)}."
+                t(
+                    "{field}: unknown motion {motion!r}; the motions are {motions}.",
+                    field=field,
+                    motion=unknown[0],
+                    motions=", ".join(MOTION_KINDS),
+                )
             )
         return ",".join(m for m in MOTION_KINDS if m in raw)  # stored in the list's order
     if kind == "datetime":
@@ -236,11 +273,13 @@ def coerce_rule(field: str, kind: str, raw: object) -> Any:
             try:
                 value = dt.datetime.fromisoformat(raw)
             except ValueError:
-                raise Invalid(f"{field} must be a date and time like 2026-08-01T18:00Z.") from None
+                raise Invalid(
+                    t("{field} must be a date and time like 2026-08-01T18:00Z.", field=field)
+                ) from None
         else:
-            raise Invalid(f"{field} must be a date and time like 2026-08-01T18:00Z.")
+            raise Invalid(t("{field} must be a date and time like 2026-08-01T18:00Z.", field=field))
         if value.tzinfo is None:
-            raise Invalid(f"{field} needs a time zone (all times are UTC: add Z).")
+            raise Invalid(t("{field} needs a time zone (all times are UTC: add Z).", field=field))
         return value.astimezone(dt.UTC)
     raise AssertionError(kind)
 
@@ -258,7 +297,7 @@ def rule_value_for_record(value: Any, *, exact: bool = False) -> Any:
 async def get_assembly(db: AsyncSession, assembly_id: int) -> Assembly:
     assembly = await db.get(Assembly, assembly_id)
     if assembly is None:
-        raise NotFound(f"There is no assembly {assembly_id}.")
+        raise NotFound(t("There is no assembly {assembly_id}.", assembly_id=assembly_id))
     return assembly
 
 
@@ -270,7 +309,7 @@ async def create_assembly(db: AsyncSession, actor: str, name: str, **values: Any
         elif field in ASSEMBLY_RULE_FIELDS:
             settings[field] = coerce_rule(field, ASSEMBLY_RULE_FIELDS[field], raw)
         else:
-            raise Invalid(f"{field} is not a setting of an assembly.")
+            raise Invalid(t("{field} is not a setting of an assembly.", field=field))
     check_assembly_settings(settings)
     assembly = Assembly(**settings)
     db.add(assembly)
@@ -316,7 +355,7 @@ async def update_assembly(
         elif field in ASSEMBLY_RULE_FIELDS:
             new_rules[field] = coerce_rule(field, ASSEMBLY_RULE_FIELDS[field], raw)
         else:
-            raise Invalid(f"{field} is not a setting of an assembly.")
+            raise Invalid(t("{field} is not a setting of an assembly.", field=field))
     current = {f: getattr(assembly, f) for f in (*ASSEMBLY_INFO_FIELDS, *ASSEMBLY_RULE_FIELDS)}
     check_assembly_settings({**current, **info, **new_rules})
     info_changed: dict[str, Any] = {}
@@ -378,7 +417,13 @@ def proxy_rules(assembly: Assembly) -> rules.ProxyRules:
 
 def check_member_class(value: object) -> str:
     if value not in MEMBER_CLASSES:
-        raise Invalid(f"member_class must be one of {', '.join(MEMBER_CLASSES)}, not {value!r}.")
+        raise Invalid(
+            t(
+                "member_class must be one of {classes}, not {value!r}.",
+                classes=", ".join(MEMBER_CLASSES),
+                value=value,
+            )
+        )
     return str(value)
 
 
@@ -386,22 +431,24 @@ def check_weight(value: object) -> Fraction:
     try:
         return rules.parse_weight(value)
     except ValueError as exc:
-        raise Invalid(f"weight: {exc}") from None
+        raise Invalid(t("weight: {exc}", exc=exc.args[0] if exc.args else exc)) from None
 
 
 def check_code(code: object) -> str:
     if not isinstance(code, str) or not code.strip():
-        raise Invalid("An NMO needs a code (e.g. IFMSA-QC).")
+        raise Invalid(t("An NMO needs a code (e.g. IFMSA-QC)."))
     code = code.strip()
     if len(code) > 20 or any(ch.isspace() for ch in code):
-        raise Invalid(f"NMO code {code!r} must be at most 20 characters without spaces.")
+        raise Invalid(
+            t("NMO code {code!r} must be at most 20 characters without spaces.", code=code)
+        )
     return code
 
 
 async def get_nmo(db: AsyncSession, nmo_id: int) -> Nmo:
     nmo = await db.get(Nmo, nmo_id)
     if nmo is None:
-        raise NotFound(f"There is no NMO {nmo_id}.")
+        raise NotFound(t("There is no NMO {nmo_id}.", nmo_id=nmo_id))
     return nmo
 
 
@@ -423,10 +470,10 @@ async def add_nmo(
 ) -> Nmo:
     code = check_code(code)
     if not name.strip():
-        raise Invalid(f"NMO {code} needs a name.")
+        raise Invalid(t("NMO {code} needs a name.", code=code))
     check_length("name", name.strip(), NAME_LENGTH)
     check_length("country", country.strip(), 100)
-    taken = Conflict(f"There is already an NMO with code {code} in this assembly.")
+    taken = Conflict(t("There is already an NMO with code {code} in this assembly.", code=code))
     if await nmo_code_taken(db, assembly.id, code):
         raise taken
     nmo = Nmo(
@@ -472,7 +519,7 @@ async def change_nmo(
     changed: list[str] = []
     if name is not None:
         if not name.strip():
-            raise Invalid(f"NMO {nmo.code} needs a name.")
+            raise Invalid(t("NMO {nmo} needs a name.", nmo=nmo.code))
         check_length("name", name.strip(), NAME_LENGTH)
     if country is not None:
         check_length("country", country.strip(), 100)
@@ -481,7 +528,7 @@ async def change_nmo(
     class_changes = new_class is not None and new_class != nmo.member_class
     weight_changes = new_weight is not None and new_weight != nmo.weight
     if (class_changes or weight_changes) and not reason.strip():
-        raise Invalid("Say why the member class or weight changes (reason).")
+        raise Invalid(t("Say why the member class or weight changes (reason)."))
     if class_changes or weight_changes:
         logged: dict[str, Any] = {
             "code": nmo.code,
@@ -557,26 +604,32 @@ async def set_credentialed(
 async def get_delegate(db: AsyncSession, delegate_id: int) -> Delegate:
     delegate = await db.get(Delegate, delegate_id)
     if delegate is None:
-        raise NotFound(f"There is no delegate {delegate_id}.")
+        raise NotFound(t("There is no delegate {delegate_id}.", delegate_id=delegate_id))
     return delegate
 
 
 def check_role(role: object) -> str:
     if role not in DELEGATE_ROLES:
-        raise Invalid(f"role must be one of {', '.join(DELEGATE_ROLES)}, not {role!r}.")
+        raise Invalid(
+            t(
+                "role must be one of {roles}, not {role!r}.",
+                roles=", ".join(DELEGATE_ROLES),
+                role=role,
+            )
+        )
     return str(role)
 
 
 def check_email(email: str) -> str:
     email = email.strip()
     if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
-        raise Invalid(f"{email!r} is not an email address.")
+        raise Invalid(t("{email!r} is not an email address.", email=email))
     return check_length("email", email, 254)
 
 
 def check_delegate_name(name: str) -> str:
     if not name.strip():
-        raise Invalid("A delegate needs a name.")
+        raise Invalid(t("A delegate needs a name."))
     return check_length("name", name.strip(), NAME_LENGTH)
 
 
@@ -603,7 +656,7 @@ async def add_delegate(
     language = check_language(language or "en")
     role = check_role(role)
     if role == "head" and await _head_of(db, nmo.id) is not None:
-        raise Conflict(f"{nmo.code} already has a head of delegation.")
+        raise Conflict(t("{nmo} already has a head of delegation.", nmo=nmo.code))
     token = new_token()
     delegate = Delegate(
         nmo_id=nmo.id,
@@ -618,7 +671,7 @@ async def add_delegate(
     )
     # Two requests adding a head at once: the database's one-head index decides. A failed
     # flush rolls back and expires every object, so the message is made first.
-    refusal = Conflict(f"{nmo.code} already has a head of delegation.")
+    refusal = Conflict(t("{nmo} already has a head of delegation.", nmo=nmo.code))
     db.add(delegate)
     try:
         await db.flush()
@@ -672,13 +725,20 @@ async def update_delegate(
         head = await _head_of(db, nmo.id)
         if head is not None and head.id != delegate.id:
             raise Conflict(
-                f"{nmo.code} already has a head of delegation ({head.name}); "
-                "change their role first."
+                t(
+                    "{nmo} already has a head of delegation ({name}); change their role first.",
+                    nmo=nmo.code,
+                    name=head.name,
+                )
             )
     if new_role == "observer" and right.holder_id == delegate.id:
         raise Conflict(
-            f"{delegate.name} holds the vote of {nmo.code}; hand it to another delegate "
-            "before making them an observer."
+            t(
+                "{name} holds the vote of {nmo}; hand it to another delegate before "
+                "making them an observer.",
+                name=delegate.name,
+                nmo=nmo.code,
+            )
         )
     if new_name is not None:
         delegate.name = new_name
@@ -717,8 +777,11 @@ def login_token(sealer: TokenSealer, delegate: Delegate) -> str:
     token = sealer.unseal(delegate.token_sealed)
     if token is None:
         raise Conflict(
-            f"The login token of {delegate.name} was sealed with another ASSEMBLY_SECRET_KEY; "
-            "reissue it."
+            t(
+                "The login token of {name} was sealed with another ASSEMBLY_SECRET_KEY; "
+                "reissue it.",
+                name=delegate.name,
+            )
         )
     return token
 
@@ -767,10 +830,10 @@ async def set_checked_in(
 
 async def self_check_in(db: AsyncSession, principal: Principal, present: bool) -> Delegate:
     if principal.delegate_id is None or principal.assembly_id is None:
-        raise Forbidden("Only a delegate can check themselves in.")
+        raise Forbidden(t("Only a delegate can check themselves in."))
     assembly = await get_assembly(db, principal.assembly_id)
     if not assembly.self_checkin:
-        raise Forbidden("Self check-in is not open: go to the credentials desk with your card.")
+        raise Forbidden(t("Self check-in is not open: go to the credentials desk with your card."))
     delegate = await get_delegate(db, principal.delegate_id)
     await set_checked_in(db, delegate, principal.actor, present, via="self")
     return delegate
@@ -813,7 +876,9 @@ async def hand_over_right(
     if principal.role in {Role.delegate, Role.observer} and (
         principal.nmo_id != nmo.id or not principal.is_head
     ):
-        raise Forbidden(f"Only the head of delegation of {nmo.code} can hand over its vote.")
+        raise Forbidden(
+            t("Only the head of delegation of {nmo} can hand over its vote.", nmo=nmo.code)
+        )
     try:
         rules.check_right_holder(
             rules.DelegateRole(new_holder.role), new_holder.nmo_id == nmo.id, nmo.code
@@ -886,9 +951,11 @@ async def give_proxy(
     if principal.role in {Role.delegate, Role.observer} and (
         principal.nmo_id != giver.id or not principal.is_head
     ):
-        raise Forbidden(f"Only the head of delegation of {giver.code} can give its vote away.")
+        raise Forbidden(
+            t("Only the head of delegation of {giver} can give its vote away.", giver=giver.code)
+        )
     if giver.assembly_id != assembly.id or holder.assembly_id != assembly.id:
-        raise Invalid("Both NMOs must belong to this assembly.")
+        raise Invalid(t("Both NMOs must belong to this assembly."))
     # Serialise proxy changes per assembly (PostgreSQL; SQLite has one writer anyway), so
     # the cap and no-chain rules hold under concurrent requests.
     await db.execute(select(Assembly.id).where(Assembly.id == assembly.id).with_for_update())
@@ -913,7 +980,7 @@ async def give_proxy(
     )
     # A failed flush rolls back and expires every object, so the message is made first.
     refusal = Conflict(
-        f"{giver.code} has already given its vote away; revoke that proxy first.",
+        t("{giver} has already given its vote away; revoke that proxy first.", giver=giver.code),
         code="proxy_one_per_giver",
     )
     db.add(proxy)
@@ -937,9 +1004,11 @@ async def revoke_proxy(db: AsyncSession, principal: Principal, proxy: Proxy) -> 
     if principal.role in {Role.delegate, Role.observer} and (
         principal.nmo_id != giver.id or not principal.is_head
     ):
-        raise Forbidden(f"Only the head of delegation of {giver.code} can revoke its proxy.")
+        raise Forbidden(
+            t("Only the head of delegation of {giver} can revoke its proxy.", giver=giver.code)
+        )
     if proxy.revoked_at is not None:
-        raise Conflict("This proxy was already revoked.")
+        raise Conflict(t("This proxy was already revoked."))
     proxy.revoked_at = utcnow()
     proxy.revoked_by = actor_name(principal.actor)
     holder = await get_nmo(db, proxy.holder_id)
@@ -957,7 +1026,7 @@ async def revoke_proxy(db: AsyncSession, principal: Principal, proxy: Proxy) -> 
 async def get_proxy(db: AsyncSession, proxy_id: int) -> Proxy:
     proxy = await db.get(Proxy, proxy_id)
     if proxy is None:
-        raise NotFound(f"There is no proxy {proxy_id}.")
+        raise NotFound(t("There is no proxy {proxy_id}.", proxy_id=proxy_id))
     return proxy
 
 
@@ -991,13 +1060,19 @@ async def add_staff(
 ) -> StaffUser:
     username = username.strip()
     if not username or len(username) > 80 or any(ch.isspace() for ch in username):
-        raise Invalid("A username is 1 to 80 characters without spaces.")
+        raise Invalid(t("A username is 1 to 80 characters without spaces."))
     if role not in STAFF_ROLES:
-        raise Invalid(f"A staff role is one of {', '.join(STAFF_ROLES)}, not {role!r}.")
+        raise Invalid(
+            t(
+                "A staff role is one of {roles}, not {role!r}.",
+                roles=", ".join(STAFF_ROLES),
+                role=role,
+            )
+        )
     check_password_strength(password)
     check_length("display_name", display_name, NAME_LENGTH)
     if await db.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
-        raise Conflict(f"There is already a staff account {username!r}.")
+        raise Conflict(t("There is already a staff account {username!r}.", username=username))
     user = StaffUser(
         username=username,
         display_name=display_name or username,
@@ -1043,7 +1118,7 @@ async def staff_login(
     (per account, not per address: a venue shares one)."""
     key = staff_key(username)
     if limits is not None:
-        limits.staff.check(key, "this account")
+        limits.staff.check(key, t("this account"))
     user = (
         await db.execute(select(StaffUser).where(StaffUser.username == username.strip()))
     ).scalar_one_or_none()
@@ -1052,7 +1127,7 @@ async def staff_login(
     if not verify_password(stored, password) or user is None or not user.active:
         if limits is not None:
             limits.staff.failed(key)
-        raise NotAuthenticated("Wrong username or password.")
+        raise NotAuthenticated(t("Wrong username or password."))
     if limits is not None:
         limits.staff.succeeded(key)
     return await _new_session(db, max_age_s, staff_user_id=user.id)
@@ -1066,14 +1141,16 @@ async def delegate_login(
 ) -> tuple[Delegate, str]:
     key = token_key(token)
     if limits is not None:
-        limits.tokens.check(key, "this login link")
+        limits.tokens.check(key, t("this login link"))
     delegate = await delegate_by_token(db, token)
     if delegate is None:
         if limits is not None:
             limits.tokens.failed(key)
         raise NotAuthenticated(
-            "This login link is not valid (it may have been replaced by a new card). "
-            "Ask the secretariat for your current link."
+            t(
+                "This login link is not valid (it may have been replaced by a new card). "
+                "Ask the secretariat for your current link."
+            )
         )
     return delegate, await _new_session(db, max_age_s, delegate_id=delegate.id)
 

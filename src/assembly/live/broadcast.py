@@ -1,4 +1,8 @@
-"""Render a fragment once per event and publish it to every screen on the topic."""
+"""Render a fragment once per event (and language) and publish it to every screen on the topic.
+
+A topic shared by many screens is one per language: a screen subscribes to its reader's, and
+each event is rendered once in each language, never once per screen. A delegate's personal
+fragments are rendered in that delegate's own language."""
 
 from __future__ import annotations
 
@@ -9,7 +13,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ParamSpec
 
+from assembly import i18n
+
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from assembly.app import AppContext
 
 
@@ -48,8 +56,9 @@ def never_fails(fn: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]
     return wrapper
 
 
-def assembly_topic(assembly_id: int) -> str:
-    return f"assembly:{assembly_id}"
+def assembly_topic(assembly_id: int, lang: str) -> str:
+    """What every screen of the assembly shows, in one language."""
+    return f"assembly:{assembly_id}:{lang}"
 
 
 def render(ctx: AppContext, template: str, **values: Any) -> str:
@@ -58,6 +67,40 @@ def render(ctx: AppContext, template: str, **values: Any) -> str:
 
 def publish(ctx: AppContext, topic: str, html: str) -> None:
     ctx.channels.publish(html, [topic])
+
+
+def publish_in_every_language(
+    ctx: AppContext,
+    topic: Callable[[int, str], str],
+    assembly_id: int,
+    template: str,
+    **values: Any,
+) -> None:
+    """Render the fragment once per language and publish each rendering to its readers."""
+    for lang in i18n.LANGUAGES:
+        with i18n.use_language(lang):
+            html = render(ctx, template, **values)
+        publish(ctx, topic(assembly_id, lang), html)
+
+
+def render_for(ctx: AppContext, lang: str | None, template: str, **values: Any) -> str:
+    """A personal fragment, in its reader's language."""
+    with i18n.use_language(lang):
+        return render(ctx, template, **values)
+
+
+async def delegate_languages(db: AsyncSession, assembly_id: int) -> dict[int, str]:
+    """Each delegate's screen language (one query for the whole assembly)."""
+    from sqlalchemy import select
+
+    from assembly.credentials.models import Delegate, Nmo
+
+    rows = await db.execute(
+        select(Delegate.id, Delegate.language)
+        .join(Nmo, Nmo.id == Delegate.nmo_id)
+        .where(Nmo.assembly_id == assembly_id)
+    )
+    return {delegate_id: language for delegate_id, language in rows.all()}
 
 
 @never_fails
@@ -74,10 +117,8 @@ async def announce_credentials(ctx: AppContext, assembly_id: int) -> None:
         if assembly is None:
             return
         quorum = (await service.standing(db, assembly)).quorum
-    publish(
-        ctx,
-        assembly_topic(assembly_id),
-        render(ctx, "fragments/quorum.html", quorum=quorum, oob=True),
+    publish_in_every_language(
+        ctx, assembly_topic, assembly_id, "fragments/quorum.html", quorum=quorum, oob=True
     )
 
 
@@ -88,20 +129,18 @@ async def announce_agenda(ctx: AppContext, assembly_id: int) -> None:
 
     async with ctx.session_maker() as db:
         item = await current_item(db, assembly_id)
-    publish(
-        ctx,
-        assembly_topic(assembly_id),
-        render(ctx, "fragments/current_item.html", item=item, oob=True),
+    publish_in_every_language(
+        ctx, assembly_topic, assembly_id, "fragments/current_item.html", item=item, oob=True
     )
     await announce_floor(ctx, assembly_id)  # the new item's speakers' list
 
 
-def screens_topic(assembly_id: int) -> str:
+def screens_topic(assembly_id: int, lang: str) -> str:
     """What only the room's screens show (chair, projector, desk, secretariat), never a
     phone: the live turnout, pushed a few times a second while ballots arrive, which for a
     named vote lists every NMO yet to vote. Sent to every phone it was most of the server's
     work during a ballot burst (see BENCHMARKS.md)."""
-    return f"screens:{assembly_id}"
+    return f"screens:{assembly_id}:{lang}"
 
 
 def delegate_topic(delegate_id: int) -> str:
@@ -138,17 +177,24 @@ async def announce_vote(ctx: AppContext, vote_id: int) -> None:
             return
         view = await vote_view(db, row)
         rights = await service.rights_by_delegate(db, row)
+        languages = await delegate_languages(db, row.assembly_id) if rights else {}
     vote = view["vote"]
-    topic = assembly_topic(vote.assembly_id)
     if row.subject_kind == "motion":  # its motion and the list it may close are on every screen
         await announce_floor(ctx, row.assembly_id)
-    publish(ctx, topic, render(ctx, "fragments/vote_panel.html", oob=True, **view))
-    publish(ctx, topic, render(ctx, "fragments/vote_banner.html", oob=True, **view))
+    for template in ("fragments/vote_panel.html", "fragments/vote_banner.html"):
+        publish_in_every_language(ctx, assembly_topic, vote.assembly_id, template, oob=True, **view)
     for delegate_id, mine in rights.items():
         publish(
             ctx,
             delegate_topic(delegate_id),
-            render(ctx, "fragments/my_ballot.html", oob=True, vote=vote, rights=mine),
+            render_for(
+                ctx,
+                languages.get(delegate_id),
+                "fragments/my_ballot.html",
+                oob=True,
+                vote=vote,
+                rights=mine,
+            ),
         )
 
 
@@ -169,10 +215,8 @@ def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
         start_reading()
         view = await _vote_view(ctx, vote_id)
         if view is not None:
-            publish(
-                ctx,
-                screens_topic(assembly_id),
-                render(ctx, "fragments/turnout.html", oob=True, **view),
+            publish_in_every_language(
+                ctx, screens_topic, assembly_id, "fragments/turnout.html", oob=True, **view
             )
 
     task = asyncio.create_task(later())
@@ -197,16 +241,17 @@ async def announce_floor(ctx: AppContext, assembly_id: int, *, alert: bool = Fal
         delegates = sorted(asked | await motion_raisers(db, assembly_id))
         now = await motions_now(db, assembly_id)  # read once for every phone
         personal = {d: my_floor_view(state, now, assembly_id, d) for d in delegates}
-    publish(
-        ctx,
-        assembly_topic(assembly_id),
-        render(ctx, "fragments/floor.html", oob=True, alert=alert, **view),
+        languages = await delegate_languages(db, assembly_id) if personal else {}
+    publish_in_every_language(
+        ctx, assembly_topic, assembly_id, "fragments/floor.html", oob=True, alert=alert, **view
     )
     for delegate_id, mine in personal.items():
         publish(
             ctx,
             delegate_topic(delegate_id),
-            render(ctx, "fragments/my_floor.html", oob=True, **mine),
+            render_for(
+                ctx, languages.get(delegate_id), "fragments/my_floor.html", oob=True, **mine
+            ),
         )
 
 
@@ -233,3 +278,35 @@ def settle_objections_later(ctx: AppContext, assembly_id: int, seconds: int) -> 
     task = asyncio.create_task(later())
     ctx.background.add(task)
     task.add_done_callback(ctx.background.discard)
+
+
+@never_fails
+async def announce_roll_call(
+    ctx: AppContext, assembly_id: int, *, nmo_ids: set[int] | None = None
+) -> None:
+    """After the chair starts, closes or reopens a roll call, or an NMO answers: every screen
+    shows how far it has got and the quorum it makes, the staff screens the answer of each
+    NMO (the desk marks from it), and the phones of the NMOs concerned (all of them when
+    `nmo_ids` is None) their own prompt. A phone's prompt depends only on its NMO and on
+    whether this delegate answers for it, so each distinct one is rendered once."""
+    from assembly.agenda.rollcall_screens import my_roll_call_view, roll_call_screen_view
+
+    async with ctx.session_maker() as db:
+        view = await roll_call_screen_view(db, assembly_id)
+        personal = await my_roll_call_view(db, assembly_id, view, nmo_ids)
+    publish_in_every_language(
+        ctx, assembly_topic, assembly_id, "fragments/roll_call.html", oob=True, **view
+    )
+    # The staff's list of every NMO: whole when the roll call changes, else only the answers
+    # that changed (the desk's buttons stay where the keyboard left them).
+    staff = "fragments/roll_call_nmos.html" if nmo_ids is None else "fragments/roll_call_rows.html"
+    publish_in_every_language(
+        ctx, screens_topic, assembly_id, staff, oob=True, only=nmo_ids, **view
+    )
+    rendered: dict[tuple[Any, ...], str] = {}
+    for delegate_id, (key, mine) in personal.items():
+        if key not in rendered:
+            rendered[key] = render_for(
+                ctx, mine["language"], "fragments/my_roll_call.html", oob=True, **mine
+            )
+        publish(ctx, delegate_topic(delegate_id), rendered[key])

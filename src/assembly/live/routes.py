@@ -12,6 +12,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import WebSocketDisconnect, WebSocketException
 from litestar.handlers.base import BaseRouteHandler
 
+from assembly import i18n
 from assembly.credentials.auth import ALL_ROLES, MEMBERS, Principal, role_guard, roles
 from assembly.errors import DomainError
 from assembly.live.broadcast import assembly_topic, delegate_topic, screens_topic
@@ -29,7 +30,8 @@ def socket_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
     try:
         role_guard(connection, handler)
     except DomainError as exc:
-        reason = exc.message.encode()[:_MAX_CLOSE_REASON].decode(errors="ignore")
+        said = str(i18n.translate(exc.message))
+        reason = said.encode()[:_MAX_CLOSE_REASON].decode(errors="ignore")
         raise WebSocketException(detail=reason, code=4000 + exc.status) from None
 
 
@@ -45,17 +47,20 @@ def origin_allowed(socket: WebSocket[Any, Any, Any]) -> bool:
 @websocket("/ws/assembly/{assembly_id:int}", opt=roles(ALL_ROLES))
 async def assembly_socket(socket: WebSocket[Principal, Any, Any], assembly_id: int) -> None:
     """The assembly's topic carries no personal data (counts, questions, results), so the
-    public projector may hold it too; a delegate also gets their personal topic."""
+    public projector may hold it too; a delegate also gets their personal topic. The shared
+    topics are the ones in the screen's language (the request's: a page that shows another,
+    as the projector does, connects with ?lang=)."""
     principal = socket.user
     foreign = principal.role in MEMBERS and principal.assembly_id != assembly_id
     if not origin_allowed(socket) or foreign:
         await socket.close(code=4403, reason="forbidden")
         return
-    topics = [assembly_topic(assembly_id)]
+    lang = i18n.current_language()  # set by LanguageMiddleware for this socket
+    topics = [assembly_topic(assembly_id, lang)]
     if principal.delegate_id is not None:
         topics.append(delegate_topic(principal.delegate_id))
     if principal.role not in MEMBERS:
-        topics.append(screens_topic(assembly_id))
+        topics.append(screens_topic(assembly_id, lang))
     await hold_screen(socket, socket.app.state.ctx.channels, topics)
 
 

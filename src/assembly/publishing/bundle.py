@@ -26,6 +26,7 @@ from assembly.audit.verify_bundle import (
 from assembly.credentials.service import get_assembly
 from assembly.db import utcnow
 from assembly.errors import Conflict, NotFound
+from assembly.i18n import t
 from assembly.publishing import exports
 from assembly.publishing.models import RecordBundle
 from assembly.publishing.record import PublicRecord, build_record
@@ -67,10 +68,12 @@ async def ensure_no_result_held(db: AsyncSession, assembly_id: int, now: dt.date
             for v in held
         }
         raise Conflict(
-            "The bundle holds the whole audit log, with every closed vote's ballots and result; "
-            "these results are not public yet: "
-            + "; ".join(f"vote {v.id} ({v.question}) is {when[v.id]}" for v in held)
-            + ". Publish them, or make the bundle once they are public."
+            t(
+                "The bundle holds the whole audit log, with every closed vote's ballots and "
+                "result; these results are not public yet: {held}. Publish them, or make the "
+                "bundle once they are public.",
+                held="; ".join(f"vote {v.id} ({v.question}) is {when[v.id]}" for v in held),
+            )
         )
 
 
@@ -175,9 +178,12 @@ async def latest_bundle(db: AsyncSession, assembly_id: int) -> RecordBundle:
     bundle = (await db.execute(query)).scalar_one_or_none()
     if bundle is None:
         raise NotFound(
-            "No signed record bundle yet: the secretariat makes one when the record is "
-            f"complete (assembly publish bundle, or POST /api/assemblies/{assembly_id}/record/"
-            "bundle)."
+            t(
+                "No signed record bundle yet: the secretariat makes one when the record "
+                "is complete (assembly publish bundle, or POST "
+                "/api/assemblies/{assembly_id}/record/bundle).",
+                assembly_id=assembly_id,
+            )
         )
     return bundle
 

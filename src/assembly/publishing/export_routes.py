@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assembly.audit import log
 from assembly.credentials.auth import ALL_ROLES, SECRETARIAT, role_guard, roles
 from assembly.errors import NotFound
+from assembly.i18n import t
 from assembly.publishing import bundle as bundles
 from assembly.publishing import exports
 from assembly.publishing.record import PublicRecord, build_record
@@ -125,7 +126,9 @@ async def document_md(
     """A text in force as Markdown: `{document id}.md`, or the bundle's `{id}-{title}.md`."""
     match = DOCUMENT_FILE.fullmatch(filename)
     if match is None:
-        raise NotFound(f"There is no text {filename!r}: texts are named like 12.md.")
+        raise NotFound(
+            t("There is no text {filename!r}: texts are named like 12.md.", filename=filename)
+        )
     record = await public_record(db, state, assembly_id)
     document = record.document(int(match[1]))
     name = exports.document_path(document).removeprefix("documents/")

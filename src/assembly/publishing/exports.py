@@ -298,6 +298,7 @@ def record_document(record: PublicRecord) -> dict[str, Any]:
                 "starts_at": utc_text(s.starts_at),
                 "ends_at": utc_text(s.ends_at),
                 "published": s.published,
+                "roll_call": s.roll_call,  # the attendance is its roll call's
                 # null until the session's attendance is published
                 "attendance": [
                     {
@@ -306,6 +307,8 @@ def record_document(record: PublicRecord) -> dict[str, Any]:
                         "member_class": row.member_class,
                         "present": row.present,
                         "delegates": row.delegates,
+                        # "phone" or "desk" at a roll call; null: not answered, or no roll call
+                        "marked": row.marked or None,
                     }
                     for row in s.attendance
                 ]

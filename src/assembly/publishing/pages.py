@@ -24,6 +24,7 @@ from assembly.audit.models import AuditEntry
 from assembly.audit.receipts import FILE_EXTENSION, build_receipt
 from assembly.credentials.auth import ALL_ROLES, Principal, role_guard, roles
 from assembly.errors import Conflict, NotFound
+from assembly.i18n import t
 from assembly.publishing.record import (
     DocumentRecord,
     PublicRecord,
@@ -77,14 +78,18 @@ def session_in(record: PublicRecord, session_id: int) -> SessionRecord:
     for sitting in record.sessions:
         if sitting.id == session_id and (sitting.published or record.staff_view):
             return sitting
-    raise NotFound(f"There is no published session {session_id} in this assembly.")
+    raise NotFound(
+        t("There is no published session {session_id} in this assembly.", session_id=session_id)
+    )
 
 
 def version_of(document: DocumentRecord, number: int) -> VersionRecord:
     for version in document.versions:
         if version.number == number:
             return version
-    raise NotFound(f"There is no published version {number} of {document.title}.")
+    raise NotFound(
+        t("There is no published version {number} of {title}.", number=number, title=document.title)
+    )
 
 
 def paragraphs(version: VersionRecord) -> tuple[Paragraph, ...]:
@@ -142,7 +147,12 @@ async def record_document(
     document = record.document(document_id)
     version = document.in_force
     if version is None:
-        raise NotFound(f"There is no published document {document_id} in this assembly.")
+        raise NotFound(
+            t(
+                "There is no published document {document_id} in this assembly.",
+                document_id=document_id,
+            )
+        )
     return render(request, "record/document.html", record, document=document, version=version)
 
 
@@ -189,7 +199,7 @@ async def visible_vote(
         or vote.state != "closed"
         or not (sees_unpublished(principal) or is_published(vote.published_at))
     ):
-        raise NotFound(f"There is no published vote {vote_id} in this assembly.")
+        raise NotFound(t("There is no published vote {vote_id} in this assembly.", vote_id=vote_id))
     return vote
 
 
@@ -203,12 +213,15 @@ async def result_proof(db: AsyncSession, vote: Vote) -> str:
     )
     entry = next((e for e in entries.scalars() if json.loads(e.data).get("vote") == vote.id), None)
     if entry is None:
-        raise NotFound(f"The result of vote {vote.id} is not in the audit log.")
+        raise NotFound(t("The result of vote {vote} is not in the audit log.", vote=vote.id))
     checkpoint = await log.latest_checkpoint(db, vote.assembly_id)
     if checkpoint is None or checkpoint.size <= entry.seq:
         raise Conflict(
-            f"Entry {entry.seq} of the log is not yet covered by a signed checkpoint; "
-            "try again in a moment."
+            t(
+                "Entry {entry} of the log is not yet covered by a signed checkpoint; try "
+                "again in a moment.",
+                entry=entry.seq,
+            )
         )
     _, proof = await log.inclusion_proof(db, vote.assembly_id, entry.seq, checkpoint.size)
     note = await witness.cosigned_checkpoint(db, checkpoint)

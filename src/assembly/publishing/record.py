@@ -9,20 +9,28 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assembly.agenda.models import AgendaItem, Document, DocumentVersion, PlenarySession
+from assembly.agenda.models import (
+    AgendaItem,
+    Document,
+    DocumentVersion,
+    PlenarySession,
+    RollCall,
+    RollCallAnswer,
+)
 from assembly.audit import log as audit_log
 from assembly.audit import notes
 from assembly.audit.models import AuditEntry
 from assembly.credentials.models import Assembly, CredentialEvent, Nmo
 from assembly.db import utcnow
 from assembly.errors import NotFound
+from assembly.i18n import t
 from assembly.publishing.service import is_published
 from assembly.voting.models import Ballot, ElectorateEntry, SecretChoice, Vote, VoteOption
 
@@ -99,6 +107,9 @@ class AttendanceRow:
     member_class: str
     present: bool
     delegates: int  # how many of its delegates were checked in at some moment of the session
+    # How the session's roll call marked it: "phone" (its right holder confirmed), "desk",
+    # or "" (not answered, or the session had no roll call: then check-ins decide `present`).
+    marked: str = ""
 
 
 @dataclass(slots=True)
@@ -110,6 +121,7 @@ class SessionRecord:
     published: bool
     attendance: list[AttendanceRow] = field(default_factory=list)
     published_at: dt.datetime | None = None  # when it is (or becomes) public; None: held
+    roll_call: bool = False  # the attendance is the session's roll call's, not the check-ins'
 
     @property
     def present(self) -> int:
@@ -180,13 +192,18 @@ class PublicRecord:
         for vote in self.votes:
             if vote.id == vote_id:
                 return vote
-        raise NotFound(f"There is no published vote {vote_id} in this assembly.")
+        raise NotFound(t("There is no published vote {vote_id} in this assembly.", vote_id=vote_id))
 
     def document(self, document_id: int) -> DocumentRecord:
         for document in self.documents:
             if document.id == document_id:
                 return document
-        raise NotFound(f"There is no published document {document_id} in this assembly.")
+        raise NotFound(
+            t(
+                "There is no published document {document_id} in this assembly.",
+                document_id=document_id,
+            )
+        )
 
     def unplaced_votes(self) -> list[VoteRecord]:
         """Votes on no agenda item (prepared before the plenary moved to one)."""
@@ -212,7 +229,7 @@ async def build_record(
     now = now or utcnow()
     assembly = await db.get(Assembly, assembly_id)
     if assembly is None:
-        raise NotFound(f"There is no assembly {assembly_id}.")
+        raise NotFound(t("There is no assembly {assembly_id}.", assembly_id=assembly_id))
 
     def shown(published_at: dt.datetime | None) -> bool:
         return staff_view or is_published(published_at, now)
@@ -405,6 +422,17 @@ async def _sessions(
             )
         ).scalars()
     )
+    # Each session's roll call, when it has one: NMO id -> its answer.
+    roll_calls: dict[int, dict[int, RollCallAnswer]] = {}
+    rows = await db.execute(
+        select(RollCall.session_id, RollCallAnswer)
+        .outerjoin(RollCallAnswer, RollCallAnswer.roll_call_id == RollCall.id)
+        .where(RollCall.assembly_id == assembly_id)
+    )
+    for session_id, answer in rows:
+        answers = roll_calls.setdefault(session_id, {})
+        if answer is not None:
+            answers[answer.nmo_id] = answer
     out = []
     for sitting in sittings:
         record = SessionRecord(
@@ -417,6 +445,11 @@ async def _sessions(
         )
         if shown(sitting.published_at):
             record.attendance = attendance(nmos, events, sitting.starts_at, sitting.ends_at)
+            if sitting.id in roll_calls:
+                record.roll_call = True
+                record.attendance = roll_call_attendance(
+                    record.attendance, nmos, roll_calls[sitting.id]
+                )
         out.append(record)
     return out
 
@@ -455,6 +488,21 @@ def attendance(
         AttendanceRow(n.code, n.name, n.member_class, bool(seen.get(n.id)), len(seen.get(n.id, ())))
         for n in sorted(nmos.values(), key=lambda n: n.code)
     ]
+
+
+def roll_call_attendance(
+    by_check_in: list[AttendanceRow], nmos: dict[int, Nmo], answers: dict[int, RollCallAnswer]
+) -> list[AttendanceRow]:
+    """The attendance of a session that held a roll call: present is what the roll call
+    recorded (an NMO that never answered is absent), marked says how; the number of its
+    delegates checked in stays as the check-ins show it."""
+    by_code = {n.code: n.id for n in nmos.values()}
+    out = []
+    for row in by_check_in:
+        answer = answers.get(by_code.get(row.nmo, -1))
+        present = answer is not None and answer.present
+        out.append(replace(row, present=present, marked=answer.via if answer is not None else ""))
+    return out
 
 
 async def _documents(

@@ -14,6 +14,7 @@ from assembly.credentials import service as credentials
 from assembly.credentials.auth import CHAIR, SECRETARIAT, Principal, role_guard, roles
 from assembly.db import utcnow
 from assembly.errors import Invalid
+from assembly.i18n import t
 from assembly.openapi import Id
 from assembly.publishing import service as publishing
 from assembly.publishing.service import SUBJECTS, Publication, Publications, Subject
@@ -51,8 +52,11 @@ def publications_out(states: Publications) -> dict[str, Any]:
 def checked_subject(subject: str) -> Subject:
     if subject not in SUBJECTS:
         raise Invalid(
-            f"{subject!r} is not something the record publishes: choose one of "
-            f"{', '.join(SUBJECTS)}."
+            t(
+                "{subject!r} is not something the record publishes: choose one of {subjects}.",
+                subject=subject,
+                subjects=", ".join(SUBJECTS),
+            )
         )
     return subject
 

@@ -25,15 +25,21 @@ from assembly.credentials.screens import (
     utc_from_field,
 )
 from assembly.errors import DomainError, Invalid
+from assembly.i18n import t
 from assembly.publishing import service as publishing
 from assembly.publishing.routes import change_publication, checked_subject
 
 POLICY_NAMES = {
-    "at_close": "At once, when the vote closes",
-    "session_end": "When the plenary session the vote closed in ends",
-    "manual": "Only when the secretariat publishes it",
+    "at_close": t("At once, when the vote closes"),
+    "session_end": t("When the plenary session the vote closed in ends"),
+    "manual": t("Only when the secretariat publishes it"),
 }
 ACTIONS = ("publish", "schedule", "hold", "publish_session")
+# What the form asks for when the number of a subject is missing or wrong.
+SUBJECT_WORDS = {"vote": t("the vote"), "document": t("the document"), "session": t("the session")}
+# What a notice calls the subject, in a sentence and at its start.
+SUBJECT_NAMES = {"vote": t("vote"), "document": t("document"), "session": t("session")}
+SUBJECT_TITLES = {"vote": t("Vote"), "document": t("Document"), "session": t("Session")}
 
 
 def screen_path(assembly_id: int) -> str:
@@ -94,20 +100,22 @@ async def publishing_policy(
         error, status = exc.message, exc.status
     else:
         await db.commit()
-        notice = "Policy saved: it applies to the votes that close from now on." if changed else ""
-        notice = notice or "Nothing changed."
+        notice = (
+            t("Policy saved: it applies to the votes that close from now on.") if changed else ""
+        )
+        notice = notice or t("Nothing changed.")
     return await answer(db, request, assembly_id, notice, error, status)
 
 
 def publication_time(data: dict[str, str]) -> dt.datetime:
     raw = utc_from_field(data.get("at"))
     if raw is None:
-        raise Invalid("Choose the moment (UTC) from which it is public.")
+        raise Invalid(t("Choose the moment (UTC) from which it is public."))
     try:
         return dt.datetime.fromisoformat(raw)
     except ValueError:
         raise Invalid(
-            f"{data.get('at')!r} is not a date and time such as 2026-08-01T18:00."
+            t("{value!r} is not a date and time such as 2026-08-01T18:00.", value=data.get("at"))
         ) from None
 
 
@@ -121,10 +129,10 @@ async def publishing_change(
     notice, error, status = "", "", 200
     try:
         subject = checked_subject((data.get("subject") or "").strip())
-        subject_id = form_int(data, "id", f"the {subject}")
+        subject_id = form_int(data, "id", SUBJECT_WORDS[subject])
         action = (data.get("action") or "").strip()
         if action not in ACTIONS:
-            raise Invalid(f"Choose what to do: {', '.join(ACTIONS)}.")
+            raise Invalid(t("Choose what to do: {actions}.", actions=", ".join(ACTIONS)))
         at = publication_time(data) if action == "schedule" else None
         await change_publication(
             db,
@@ -142,10 +150,24 @@ async def publishing_change(
     else:
         await db.commit()
         notice = {
-            "publish": f"Published {subject} {subject_id}.",
-            "schedule": f"{subject.capitalize()} {subject_id} is public from the time chosen.",
-            "hold": f"Held {subject} {subject_id}: it is out of the public record.",
-            "publish_session": f"Published session {subject_id} and its held results.",
+            "publish": t(
+                "Published {subject} {subject_id}.",
+                subject=SUBJECT_NAMES[subject],
+                subject_id=subject_id,
+            ),
+            "schedule": t(
+                "{subject} {subject_id} is public from the time chosen.",
+                subject=SUBJECT_TITLES[subject],
+                subject_id=subject_id,
+            ),
+            "hold": t(
+                "Held {subject} {subject_id}: it is out of the public record.",
+                subject=SUBJECT_NAMES[subject],
+                subject_id=subject_id,
+            ),
+            "publish_session": t(
+                "Published session {subject_id} and its held results.", subject_id=subject_id
+            ),
         }[action]
     return await answer(db, request, assembly_id, notice, error, status)
 

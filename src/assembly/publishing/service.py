@@ -20,6 +20,7 @@ from assembly.credentials.models import Assembly
 from assembly.credentials.service import record
 from assembly.db import utcnow
 from assembly.errors import Conflict, Invalid, NotFound
+from assembly.i18n import t
 from assembly.voting.models import Vote
 
 Subject = Literal["vote", "document", "session"]
@@ -80,9 +81,17 @@ async def _subject(
     elif subject == "session":
         row = await db.get(PlenarySession, subject_id)
     else:
-        raise Invalid(f"Only {', '.join(SUBJECTS)} are published, not {subject!r}.")
+        raise Invalid(
+            t(
+                "Only {subjects} are published, not {subject!r}.",
+                subjects=", ".join(SUBJECTS),
+                subject=subject,
+            )
+        )
     if row is None:
-        raise NotFound(f"There is no {subject} {subject_id}.")
+        raise NotFound(
+            t("There is no {subject} {subject_id}.", subject=subject, subject_id=subject_id)
+        )
     return row
 
 
@@ -100,17 +109,32 @@ async def set_published(
     A vote is published only once it is closed; a document only once it is in force."""
     row = await _subject(db, subject, subject_id)
     if row.assembly_id != assembly_id:
-        raise NotFound(f"There is no {subject} {subject_id} in this assembly.")
+        raise NotFound(
+            t(
+                "There is no {subject} {subject_id} in this assembly.",
+                subject=subject,
+                subject_id=subject_id,
+            )
+        )
     now = now or utcnow()
     if when is not None:
         if when.tzinfo is None:
-            raise Invalid("A publication time needs a time zone (all times are UTC: add Z).")
+            raise Invalid(t("A publication time needs a time zone (all times are UTC: add Z)."))
         when = max(when.astimezone(dt.UTC), now)  # a moment past means now
         if isinstance(row, Vote) and row.state != "closed":
-            raise Conflict(f"Vote {row.id} is {row.state}: only a closed vote's result is public.")
+            raise Conflict(
+                t(
+                    "Vote {vote} is {state}: only a closed vote's result is public.",
+                    vote=row.id,
+                    state=row.state,
+                )
+            )
         if isinstance(row, Document) and row.in_force_version is None:
             raise Conflict(
-                f"{row.title} is not in force: a text is published once the plenary adopts it."
+                t(
+                    "{title} is not in force: a text is published once the plenary adopts it.",
+                    title=row.title,
+                )
             )
     before = row.published_at
     row.published_at = when
@@ -137,7 +161,9 @@ async def publish_session(
     sitting = await _subject(db, "session", session_id)
     assert isinstance(sitting, PlenarySession)
     if sitting.assembly_id != assembly_id:
-        raise NotFound(f"There is no session {session_id} in this assembly.")
+        raise NotFound(
+            t("There is no session {session_id} in this assembly.", session_id=session_id)
+        )
     now = utcnow()
     await set_published(db, assembly_id, "session", session_id, actor, now, now=now)
     held = (
@@ -198,7 +224,7 @@ async def publications(
     now = now or utcnow()
     assembly = await db.get(Assembly, assembly_id)
     if assembly is None:
-        raise NotFound(f"There is no assembly {assembly_id}.")
+        raise NotFound(t("There is no assembly {assembly_id}.", assembly_id=assembly_id))
     out = Publications(policy=assembly.publish_results)
     sittings = list(
         (

@@ -36,6 +36,16 @@
     return fresh;
   }
 
+  // What the phone says, in the delegate's language: the page renders the sentences
+  // translated (delegate/_ballot_words.html, one data-* attribute each, "{name}" where a value
+  // goes); English stays here for a page without them.
+  function say(name, english, values) {
+    var words = document.getElementById("ballot-words");
+    var text = (words && words.getAttribute("data-" + name)) || english;
+    Object.keys(values || {}).forEach(function (key) { text = text.split("{" + key + "}").join(String(values[key])); });
+    return text;
+  }
+
   function el(tag, text, cls) {
     var node = document.createElement(tag);
     if (text) { node.textContent = text; }
@@ -81,7 +91,8 @@
         if (!s.value) { return; }
         var label = s.closest("label").querySelector(".rank-name").textContent.trim();
         if (byRank[s.value]) {
-          error = "You gave rank " + s.value + " to both " + byRank[s.value].label + " and " + label + ": give each rank once.";
+          error = say("rank-twice", "You gave rank {rank} to both {first} and {second}: give each rank once.",
+                      { rank: s.value, first: byRank[s.value].label, second: label });
         }
         byRank[s.value] = { key: s.dataset.key, label: label };
       });
@@ -93,16 +104,16 @@
     });
     var max = parseInt(form.dataset.max || "1", 10);
     if (form.dataset.kind === "election" && marks.length > max) {
-      return { marks: marks, error: "You marked " + marks.length + " candidates but this election allows at most " + max + "." };
+      return { marks: marks, error: say("too-many", "You marked {count} candidates but this election allows at most {max}.", { count: marks.length, max: max }) };
     }
     if (form.dataset.kind !== "election" && marks.length !== 1) {
-      return { marks: marks, error: "Choose one option first." };
+      return { marks: marks, error: say("choose-one", "Choose one option first.") };
     }
     return { marks: marks, error: "" };
   }
 
   function describe(form, marks) {
-    if (!marks.length) { return "a blank ballot"; }
+    if (!marks.length) { return say("blank", "a blank ballot"); }
     if (form.dataset.ranked === "true") {
       return marks.map(function (m, i) { return (i + 1) + ". " + m.label; }).join(", ");
     }
@@ -119,8 +130,8 @@
       Array.prototype.forEach.call(card.querySelectorAll("form"), function (f) { f.remove(); });
       var note = el("p", "", "notice ok recorded-note");
       note.setAttribute("role", "status");
-      note.appendChild(document.createTextNode("✓ Your vote for " + ballot.nmo_code + " is recorded. "));
-      var receipt = el("span", "Receipt ", "nowrap");
+      note.appendChild(document.createTextNode("✓ " + say("recorded", "Your vote for {code} is recorded.", { code: ballot.nmo_code }) + " "));
+      var receipt = el("span", say("receipt", "Receipt") + " ", "nowrap");
       receipt.appendChild(el("strong", ballot.receipt, "receipt"));
       note.appendChild(receipt);
       card.appendChild(note);
@@ -150,7 +161,7 @@
       var parts = slot.getAttribute("data-tracker-for").split(":");
       var tracker = load(trackerKey(parts[0], parts[1]));
       if (!tracker) { return; }
-      slot.textContent = "Your tracker, to find your ballot in the published list: ";
+      slot.textContent = say("tracker", "Your tracker, to find your ballot in the published list:") + " ";
       slot.appendChild(el("strong", tracker, "tracker"));
       slot.hidden = false;
     });
@@ -179,7 +190,7 @@
     var keys = body.ballots.map(function (b) { return vote + ":" + b.nmo_id; });
     keys.forEach(function (k) { inflight[k] = true; });
     var done = function () { keys.forEach(function (k) { delete inflight[k]; }); };
-    status(form, [attempt ? "Connection problem: sending again…" : "Sending your vote…"], "sending");
+    status(form, [attempt ? say("resending", "Connection problem: sending again…") : say("sending", "Sending your vote…")], "sending");
     fetch("/api/votes/" + vote + "/ballots", {
       method: "POST",
       credentials: "same-origin",
@@ -198,14 +209,14 @@
       }
       if (r.code === 401) {
         setEnabled(form, false);
-        status(form, ["You are logged out (your card may have been replaced). Open your new login link."], "error");
+        status(form, [say("logged-out", "You are logged out (your card may have been replaced). Open your new login link.")], "error");
         return;
       }
       if (!r.data.ballots) {
         // Refused as a whole (not entitled, vote closed, invalid): nothing was recorded.
         body.ballots.forEach(function (b) { drop(pendingKey(vote, b.nmo_id)); });
         setEnabled(form, true);
-        status(form, [r.data.message || "The vote was refused."], "error");
+        status(form, [r.data.message || say("refused", "The vote was refused.")], "error");
         return;
       }
       var refused = [];
@@ -235,14 +246,17 @@
   function confirmStep(form, marks) {
     var nmos = nmosOf(form);
     var codes = codesOf(form);
+    // "You are voting {choice} for {codes}.": the choice in bold, wherever the language puts it.
+    var sentence = say("voting", "You are voting {choice} for {codes}.").split("{choice}");
+    var who = codes.join(", ") || say("nmos", "{count} NMOs", { count: nmos.length });
     var box = status(form, [
-      "You are voting ", el("strong", describe(form, marks)),
-      " for " + (codes.join(", ") || nmos.length + " NMOs") + "."
+      sentence[0].split("{codes}").join(who), el("strong", describe(form, marks)),
+      sentence.slice(1).join("").split("{codes}").join(who)
     ], "confirm");
     var actions = el("div", "", "row confirm-actions");
-    var yes = el("button", "Confirm my vote", "primary big-button");
+    var yes = el("button", say("confirm", "Confirm my vote"), "primary big-button");
     yes.type = "button";
-    var no = el("button", "Change", "big-button");
+    var no = el("button", say("change", "Change"), "big-button");
     no.type = "button";
     actions.appendChild(yes); actions.appendChild(no);
     box.appendChild(actions);
@@ -292,10 +306,10 @@
     if (count > max) {
       input.checked = false;
       count -= 1;
-      status(form, ["At most " + max + " candidates: unmark one first."], "error");
+      status(form, [say("at-most", "At most {max} candidates: unmark one first.", { max: max })], "error");
     }
     var counter = form.querySelector(".marks-count");
-    if (counter) { counter.textContent = count + " of at most " + max + " marked."; }
+    if (counter) { counter.textContent = say("marked", "{count} of at most {max} marked.", { count: count, max: max }); }
   });
 
   // --- after the vote: receipts and trackers ----------------------------------------------
@@ -321,7 +335,7 @@
   function loggedEntry(text) {
     var lines = text.split("\n");
     if (lines[0] !== "c2sp.org/tlog-proof@v1" || !lines[1] || lines[1].indexOf("extra ") !== 0) {
-      throw new Error("the file is not a receipt with its log entry");
+      throw new Error(say("not-receipt", "the file is not a receipt with its log entry"));
     }
     var binary = atob(lines[1].slice(6));
     var bytes = new Uint8Array(binary.length);
@@ -332,7 +346,7 @@
   function choiceText(box, choice) {
     var labels = {};
     try { labels = JSON.parse(box.getAttribute("data-labels") || "{}"); } catch (e) { /* keys then */ }
-    if (!choice.length) { return "a blank ballot"; }
+    if (!choice.length) { return say("blank", "a blank ballot"); }
     var names = choice.map(function (key) { return labels[key] || key; });
     if (box.getAttribute("data-ranked") === "true") {
       return names.map(function (name, i) { return (i + 1) + ". " + name; }).join(", ");
@@ -348,14 +362,14 @@
       var code = slot.getAttribute("data-code") || "";
       var tracker = load(trackerKey(vote, slot.getAttribute("data-tracker-for").split(":")[1]));
       if (!tracker) {
-        return ["This phone keeps no tracker for the ballot of " + code + " (it was cast from another phone, or this browser's storage was cleared).", "warn-notice"];
+        return [say("no-tracker", "This phone keeps no tracker for the ballot of {code} (it was cast from another phone, or this browser's storage was cleared).", { code: code }), "warn-notice"];
       }
       var short = tracker.slice(0, 8) + "…";
       var counted = found.choices.filter(function (c) { return c.tracker === tracker; });
       if (!counted.length) {
-        return ["Warning: your tracker " + short + " (" + code + ") is not in the log of this vote. Tell the secretariat, and keep the downloaded list.", "error"];
+        return [say("tracker-missing", "Warning: your tracker {tracker} ({code}) is not in the log of this vote. Tell the secretariat, and keep the downloaded list.", { tracker: short, code: code }), "error"];
       }
-      return ["Your tracker " + short + " (" + code + ") is in the log, counted as: " + choiceText(box, counted[0].choice) + ".", "ok"];
+      return [say("tracker-found", "Your tracker {tracker} ({code}) is in the log, counted as: {choice}.", { tracker: short, code: code, choice: choiceText(box, counted[0].choice) }), "ok"];
     });
   }
 
@@ -383,18 +397,18 @@
             if (response.ok) { return text; }
             var message = "";
             try { message = JSON.parse(text).message; } catch (e) { /* not JSON */ }
-            throw new Error(message || "the server answered " + response.status);
+            throw new Error(message || say("server-answered", "the server answered {status}", { status: response.status }));
           });
         })
         .then(function (text) {
           var entry = loggedEntry(text);
           if (entry.type !== "secret_choices" || String(entry.vote) !== vote) {
-            throw new Error("the file is not the list of this vote");
+            throw new Error(say("not-list", "the file is not the list of this vote"));
           }
           logged[vote] = { choices: entry.choices };
         })
         .catch(function (error) {
-          logged[vote] = { error: "Your tracker could not be looked up: " + error.message.replace(/\.?$/, ".") + " Reload the page to try again." };
+          logged[vote] = { error: say("lookup-failed", "Your tracker could not be looked up: {reason} Reload the page to try again.", { reason: error.message.replace(/\.?$/, ".") }) };
         })
         .then(function () {
           Array.prototype.forEach.call(document.querySelectorAll("[data-tracker-check='" + vote + "']"), showFindings);
@@ -411,7 +425,7 @@
       var form = card && card.querySelector("form.ballot-form");
       if (form) {
         setEnabled(form, false);
-        status(form, ["Sending your vote…"], "sending");
+        status(form, [say("sending", "Sending your vote…")], "sending");
       }
     });
     showTrackers();

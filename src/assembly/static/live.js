@@ -161,7 +161,9 @@
       ballot.textContent = "";
       var p = document.createElement("p");
       p.className = "muted";
-      p.textContent = "Waiting for your ballot…";
+      // The words come translated from the page (fragments/live.html): scripts cannot call gettext.
+      var wording = document.getElementById("live-words");
+      p.textContent = (wording && wording.getAttribute("data-waiting")) || "Waiting for your ballot…";
       ballot.appendChild(p);
       // Most phones hold no vote, so no ballot will come: ask the server (spread out, so a
       // room of phones does not ask at the same instant).
@@ -187,9 +189,10 @@
       var ends = Date.parse(el.getAttribute("data-ends"));
       if (isNaN(ends)) return;
       var left = Math.max(0, Math.round((ends - now) / 1000));
+      // The sentences come translated with the countdown (fragments/vote_words.html).
       var text = left > 0
-        ? "Voting closes in " + Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2)
-        : "Time is up";
+        ? (el.getAttribute("data-closes-in") || "Voting closes in {time}").replace("{time}", Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2))
+        : (el.getAttribute("data-time-up") || "Time is up");
       if (el.textContent !== text) el.textContent = text;
       el.classList.toggle("ending", left <= 10);
       // A timer announced every second would drown a screen reader: only the last 10 s.
@@ -199,6 +202,85 @@
   setInterval(tick, 1000);
   document.addEventListener("htmx:afterSettle", tick);
   document.addEventListener("DOMContentLoaded", tick);
+
+  // --- what screen readers hear -------------------------------------------------------------
+  // A pushed fragment replaces its whole region, and screen readers do not reliably read a
+  // live region that is itself new. So after every swap the few words that say what changed
+  // (the vote's state, question and verdict, the agenda item, the speaker) are copied into
+  // regions that stay (fragments/live.html): #live-announce, polite; a point of order is an
+  // alert (#live-alert, assertive) on the chair screen only. What a region first shows (the
+  // page's own fetch fills the empty slot it loads with) is not news. Turnout and quorum
+  // change inside regions that stay and announce themselves.
+  var ANNOUNCED = {
+    "vote-banner": ".kicker, .question, .verdict",
+    "vote-panel": ".state-badge, .question, .verdict",
+    "current-item": ".current-item-label, .current-item-title",
+    "floor": ".floor-speaker"
+  };
+  var said = {};
+
+  function words(root, selector) {
+    return Array.prototype.map.call(root.querySelectorAll(selector), function (el) {
+      return el.textContent.replace(/\s+/g, " ").trim();
+    }).filter(Boolean).join(". ");
+  }
+
+  function say(key, text, regionId) {
+    if (said[key] === text) return;
+    var news = key in said;
+    said[key] = text;
+    var region = document.getElementById(regionId);
+    if (!news || !text || !region) return;
+    region.textContent = "";
+    // Emptied first and filled a moment later, so the same words said again are read again.
+    setTimeout(function () { region.textContent = text; }, 100);
+  }
+
+  function announce() {
+    // A slot that no fragment has filled yet has no data-as-of.
+    Object.keys(ANNOUNCED).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el && el.hasAttribute("data-as-of")) say(id, words(el, ANNOUNCED[id]), "live-announce");
+    });
+    var floor = document.getElementById("floor");
+    if (floor && floor.hasAttribute("data-as-of")) {
+      var chair = document.body.classList.contains("staff");
+      say("point-of-order", words(floor, ".floor-point"), chair ? "live-alert" : "live-announce");
+    }
+  }
+  document.addEventListener("htmx:afterSettle", announce);
+  document.addEventListener("htmx:wsAfterMessage", announce);
+  document.addEventListener("DOMContentLoaded", announce);
+
+  // --- keeping the keyboard's place -----------------------------------------------------------
+  // An action that replaces the part of the page holding its own button (opening a vote: the
+  // list comes back with "Close the vote" where "Open the vote" was) would drop the focus to
+  // the top of the page. If its answer leaves the focus nowhere, put it back in the same part
+  // (the nearest ancestor with an id still there): on its first primary button, else on the
+  // first thing that takes the focus.
+  var FOCUSABLE = "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+  var focusWas = null;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var el = document.activeElement;
+    var trail = [];
+    for (; el && el !== document.body; el = el.parentElement) { if (el.id) trail.push(el.id); }
+    focusWas = trail.length ? { xhr: e.detail && e.detail.xhr, trail: trail } : null;
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (!focusWas || !e.detail || e.detail.xhr !== focusWas.xhr) return;
+    var trail = focusWas.trail;
+    focusWas = null;
+    var active = document.activeElement;
+    if (active && active !== document.body && active.isConnected) return;
+    for (var i = 0; i < trail.length; i++) {
+      var place = document.getElementById(trail[i]);
+      if (!place) continue;
+      var target = place.matches(FOCUSABLE) ? place
+        : place.querySelector("button.primary:not([disabled])") || place.querySelector(FOCUSABLE);
+      if (target) target.focus();
+      return;
+    }
+  });
 
   // --- small behaviours ---------------------------------------------------------------------
   // Forms marked data-reset (the desk's scan form) are cleared and focused for the next card.

@@ -31,6 +31,7 @@ from fractions import Fraction
 from typing import Any
 
 from assembly.credentials.rules import format_weight
+from assembly.i18n import t
 from assembly.voting.rules import (
     BallotRefused,
     Threshold,
@@ -104,14 +105,22 @@ def _refuse_marks(marks: Sequence[str], standing: frozenset[str], allowed: int) 
     if len(marks) > allowed:
         raise BallotRefused(
             "too_many_marks",
-            f"You marked {len(marks)} candidates but this election allows at most {allowed}.",
+            t(
+                "You marked {count} candidates but this election allows at most {allowed}.",
+                count=len(marks),
+                allowed=allowed,
+            ),
         )
     seen: set[str] = set()
     for mark in marks:
         if mark not in standing:
-            raise BallotRefused("unknown_option", f"{mark!r} is not an option on this ballot.")
+            raise BallotRefused(
+                "unknown_option", t("{mark!r} is not an option on this ballot.", mark=mark)
+            )
         if mark in seen:
-            raise BallotRefused("duplicate_mark", f"You marked {label(mark)} more than once.")
+            raise BallotRefused(
+                "duplicate_mark", t("You marked {mark} more than once.", mark=label(mark))
+            )
         seen.add(mark)
 
 

@@ -18,6 +18,7 @@ from assembly.credentials import service as credentials
 from assembly.credentials.auth import CHAIR, LOGGED_IN, STAFF, Principal, Role, role_guard, roles
 from assembly.credentials.routes import ensure_assembly_access
 from assembly.errors import Forbidden
+from assembly.i18n import t
 from assembly.live import broadcast
 from assembly.openapi import ErrorBody
 from assembly.voting import service
@@ -69,7 +70,7 @@ async def visible_vote(db: AsyncSession, principal: Principal, vote_id: int) -> 
     vote = await service.get_vote(db, vote_id)
     ensure_assembly_access(principal, vote.assembly_id)
     if vote.state == "draft" and not principal.is_staff:
-        raise Forbidden("This vote is still a draft of the chair.")
+        raise Forbidden(t("This vote is still a draft of the chair."))
     return vote
 
 
@@ -278,7 +279,7 @@ class VoteController(Controller):
             409: ResponseSpec(
                 CastOut | ErrorBody,
                 generate_examples=False,
-                description="The vote is not open, or a ballot was refused",
+                description=t("The vote is not open, or a ballot was refused"),
             )
         },
     )

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TypeAlias
 
 from assembly.credentials.rules import format_weight
+from assembly.i18n import t
 
 Weight: TypeAlias = int | Fraction
 """A weight or total as callers give it: exact, never a float."""
@@ -53,8 +54,8 @@ DEFAULT_BASE: Mapping[MajorityRule, Base] = MappingProxyType(
 
 BASE_WORDS: Mapping[Base, str] = MappingProxyType(
     {
-        Base.cast: "votes cast excluding abstentions",
-        Base.cast_with_abstentions: "votes cast including abstentions",
+        Base.cast: t("votes cast excluding abstentions"),
+        Base.cast_with_abstentions: t("votes cast including abstentions"),
         Base.entitled: "votes entitled",
     }
 )
@@ -117,10 +118,10 @@ class Threshold:
 
 _THRESHOLDS: Mapping[MajorityRule, Threshold] = MappingProxyType(
     {
-        MajorityRule.simple: Threshold(Fraction(1, 2), True, "more than half"),
-        MajorityRule.absolute: Threshold(Fraction(1, 2), True, "more than half"),
-        MajorityRule.two_thirds: Threshold(Fraction(2, 3), False, "at least two thirds"),
-        MajorityRule.three_quarters: Threshold(Fraction(3, 4), False, "at least three quarters"),
+        MajorityRule.simple: Threshold(Fraction(1, 2), True, t("more than half")),
+        MajorityRule.absolute: Threshold(Fraction(1, 2), True, t("more than half")),
+        MajorityRule.two_thirds: Threshold(Fraction(2, 3), False, t("at least two thirds")),
+        MajorityRule.three_quarters: Threshold(Fraction(3, 4), False, t("at least three quarters")),
         # Every vote of the base in favour: with the default base, no votes against and at
         # least one yes; with abstentions in the base, no abstentions either.
         MajorityRule.unanimous: Threshold(Fraction(1), False, "unanimity required"),
@@ -186,7 +187,8 @@ def check_motion_choice(choice: object) -> MotionChoice:
     if isinstance(choice, str) and choice in MotionChoice.__members__:
         return MotionChoice(choice)
     raise BallotRefused(
-        "motion_choice", f"{choice!r} is not a choice on this ballot: choose yes, no or abstain."
+        "motion_choice",
+        t("{choice!r} is not a choice on this ballot: choose yes, no or abstain.", choice=choice),
     )
 
 

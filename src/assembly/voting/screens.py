@@ -38,6 +38,7 @@ from assembly.credentials.screens import (
     see_other,
 )
 from assembly.errors import DomainError, Forbidden, Invalid
+from assembly.i18n import t
 from assembly.live import broadcast
 from assembly.voting import service
 from assembly.voting.models import (
@@ -57,17 +58,21 @@ AssemblyParam = Annotated[int | None, Parameter(query="assembly", required=False
 VoteParam = Annotated[int | None, Parameter(query="vote", required=False)]
 
 BASE_NAMES = {
-    "cast": "Votes cast (abstentions not counted)",
-    "cast_with_abstentions": "Votes cast, abstentions included",
-    "entitled": "All votes entitled, present or not",
+    "cast": t("Votes cast (abstentions not counted)"),
+    "cast_with_abstentions": t("Votes cast, abstentions included"),
+    "entitled": t("All votes entitled, present or not"),
 }
 METHOD_NAMES = {
-    "rounds": "Rounds (one mark; repeated rounds)",
-    "instant_runoff": "Instant run-off (ranked, one seat)",
-    "stv": "Single transferable vote (ranked)",
-    "block": "Block vote (one mark per seat)",
+    "rounds": t("Rounds (one mark; repeated rounds)"),
+    "instant_runoff": t("Instant run-off (ranked, one seat)"),
+    "stv": t("Single transferable vote (ranked)"),
+    "block": t("Block vote (one mark per seat)"),
 }
-KIND_NAMES = {"motion": "Motion", "procedural": "Procedural motion", "election": "Election"}
+KIND_NAMES = {
+    "motion": t("Motion"),
+    "procedural": t("Procedural motion"),
+    "election": t("Election"),
+}
 
 
 def ctx_of(state: State) -> AppContext:
@@ -242,7 +247,7 @@ async def chair_votes(
     form to prepare one (the chair page loads this section; without JavaScript, the page)."""
     assembly, _ = await chosen_assembly(db, assembly_id)
     if assembly is None:
-        raise Invalid("There is no assembly yet: the secretariat creates it first.")
+        raise Invalid(t("There is no assembly yet: the secretariat creates it first."))
     if is_htmx(request):
         context = await chair_votes_context(db, assembly, vote_id)
         return page(request, "chair/_votes.html", **context)
@@ -254,7 +259,7 @@ async def chair_vote_list(db: AsyncSession, request: Req, assembly_id: AssemblyP
     """The list of votes and their actions (refreshed after every live vote message)."""
     assembly, _ = await chosen_assembly(db, assembly_id)
     if assembly is None:
-        raise Invalid("There is no assembly yet: the secretariat creates it first.")
+        raise Invalid(t("There is no assembly yet: the secretariat creates it first."))
     context = await chair_votes_context(db, assembly, panel=False)
     return page(request, "chair/_vote_list.html", **context)
 
@@ -278,7 +283,7 @@ def vote_spec(data: dict[str, str]) -> service.VoteSpec:
     try:
         seats = int(raw_seats)
     except ValueError:
-        raise Invalid("Seats must be a whole number, such as 1 or 3.") from None
+        raise Invalid(t("Seats must be a whole number, such as 1 or 3.")) from None
     kind = data.get("kind") or "motion"
     return service.VoteSpec(
         kind=kind,
@@ -316,7 +321,7 @@ async def chair_create_vote(
     if not is_htmx(request):
         return see_other("/chair/votes", assembly=assembly_id)
     context = await chair_votes_context(
-        db, assembly, form_notice="The vote is prepared: open it from the list below."
+        db, assembly, form_notice=t("The vote is prepared: open it from the list below.")
     )
     return page(request, "chair/_vote_created.html", **context)
 
@@ -381,7 +386,7 @@ def optional_seconds(data: dict[str, str], key: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise Invalid("A countdown is a whole number of seconds, from 0 to 3600.") from None
+        raise Invalid(t("A countdown is a whole number of seconds, from 0 to 3600.")) from None
 
 
 @post("/chair/votes/{vote_id:int}/open", opt=roles(CHAIR), status_code=200)
@@ -393,10 +398,14 @@ async def chair_open_vote(
     async def action(vote: Vote) -> tuple[str, int]:
         seconds = optional_seconds(data, "countdown")
         await service.open_vote(db, vote, request.user.actor, seconds or None)
-        done = "The vote is open: ballots are on the phones."
+        done = t("The vote is open: ballots are on the phones.")
         shown = on_projector(await assembly_votes(db, vote.assembly_id))
         if shown is not None and shown.id != vote.id:
-            done += f" The projector still shows “{shown.question}”: take it off to show this vote."
+            done = t(
+                "The vote is open: ballots are on the phones. The projector still shows "
+                "“{question}”: take it off to show this vote.",
+                question=shown.question,
+            )
         return done, vote.id
 
     return await chair_act(db, request, state, vote_id, action)
@@ -413,8 +422,8 @@ async def chair_close_vote(
         data,
         vote,
         "close",
-        "Close this vote?",
-        "Ballots are no longer accepted and the result is computed and shown.",
+        t("Close this vote?"),
+        t("Ballots are no longer accepted and the result is computed and shown."),
     )
     if asked is not None:
         return asked
@@ -425,7 +434,7 @@ async def chair_close_vote(
         await audit_log.sign_checkpoint(
             db, ctx.audit_key, ctx.settings.public_url, vote.assembly_id
         )
-        return "The vote is closed.", vote.id
+        return t("The vote is closed."), vote.id
 
     return await chair_act(db, request, state, vote_id, action)
 
@@ -441,15 +450,15 @@ async def chair_cancel_vote(
         data,
         vote,
         "cancel",
-        "Cancel this vote?",
-        "No result is computed; ballots already cast are not counted.",
+        t("Cancel this vote?"),
+        t("No result is computed; ballots already cast are not counted."),
     )
     if asked is not None:
         return asked
 
     async def action(vote: Vote) -> tuple[str, int]:
         await service.cancel_vote(db, vote, request.user.actor)
-        return "The vote is cancelled.", vote.id
+        return t("The vote is cancelled."), vote.id
 
     return await chair_act(db, request, state, vote_id, action)
 
@@ -463,9 +472,13 @@ async def chair_countdown(
     async def action(vote: Vote) -> tuple[str, int]:
         seconds = optional_seconds(data, "seconds")
         if seconds is None:
-            raise Invalid("Say how many seconds the countdown runs (0 stops it).")
+            raise Invalid(t("Say how many seconds the countdown runs (0 stops it)."))
         service.set_countdown(vote, seconds)
-        done = f"Countdown: {seconds} seconds." if seconds else "The countdown is stopped."
+        done = (
+            t("Countdown: {seconds} seconds.", seconds=seconds)
+            if seconds
+            else t("The countdown is stopped.")
+        )
         return done, vote.id
 
     return await chair_act(db, request, state, vote_id, action)
@@ -480,7 +493,7 @@ async def chair_projector(
 
     async def action(vote: Vote) -> tuple[str, int]:
         await service.put_on_projector(db, vote, show)
-        done = "The projector shows this vote." if show else "The vote is off the projector."
+        done = t("The projector shows this vote.") if show else t("The vote is off the projector.")
         return done, vote.id
 
     return await chair_act(db, request, state, vote_id, action)
@@ -494,7 +507,9 @@ async def chair_next_round(
 
     async def action(vote: Vote) -> tuple[str, int]:
         new = await service.next_round(db, vote, request.user.actor)
-        return f"Round {new.round_no} is prepared: open it when the room is ready.", new.id
+        return t(
+            "Round {round_no} is prepared: open it when the room is ready.", round_no=new.round_no
+        ), new.id
 
     return await chair_act(db, request, state, vote_id, action, announce=False)
 
@@ -505,7 +520,7 @@ async def chair_next_round(
 async def ballot_context(db: AsyncSession, principal: Principal) -> dict[str, Any]:
     """The phone's vote: the current vote's banner and this delegate's ballots or receipts."""
     if principal.assembly_id is None:
-        raise Forbidden("This page is for delegates: open the link on your credential card.")
+        raise Forbidden(t("This page is for delegates: open the link on your credential card."))
     vote = delegate_current(await assembly_votes(db, principal.assembly_id))
     rights = (
         await my_rights(db, vote, principal.delegate_id)
@@ -560,9 +575,13 @@ def marks_from_form(vote: Vote, form: Any) -> list[str]:
         try:
             rank = int(value)
         except ValueError:
-            raise Invalid("A rank is a number: 1 for your first choice, 2 for the next.") from None
+            raise Invalid(
+                t("A rank is a number: 1 for your first choice, 2 for the next.")
+            ) from None
         if rank in ranked:
-            raise Invalid(f"You gave rank {rank} to two candidates; give each rank once.")
+            raise Invalid(
+                t("You gave rank {rank} to two candidates; give each rank once.", rank=rank)
+            )
         ranked[rank] = key.removeprefix("rank-")
     return [ranked[r] for r in sorted(ranked)]
 
@@ -571,7 +590,7 @@ def form_ids(form: Any) -> list[int]:
     try:
         return [int(v) for v in form.getall("nmo", [])]
     except ValueError:
-        raise Invalid("The ballot names an NMO that is not a number.") from None
+        raise Invalid(t("The ballot names an NMO that is not a number.")) from None
 
 
 @post("/delegate/vote/{vote_id:int}/ballots", opt=roles({Role.delegate}), status_code=200)
@@ -589,10 +608,10 @@ async def delegate_cast(db: AsyncSession, request: Req, state: State, vote_id: i
         vote = await visible_vote(db, principal, vote_id)
         nmo_ids = form_ids(form)
         if not nmo_ids:
-            raise Invalid("The ballot says for which NMO it is cast.")
+            raise Invalid(t("The ballot says for which NMO it is cast."))
         marks = marks_from_form(vote, form)
         if vote.kind != "election" and len(marks) != 1:
-            raise Invalid("Choose one option: yes, no or abstain.")
+            raise Invalid(t("Choose one option: yes, no or abstain."))
         confirmed = form.get("confirmed") == "1"
         ids = list(form.getall("ballot_id", [])) if confirmed else []
         if len(ids) != len(nmo_ids):

@@ -21,6 +21,7 @@ from assembly.credentials.auth import Principal
 from assembly.credentials.models import Assembly, Delegate, Nmo
 from assembly.db import utcnow
 from assembly.errors import Conflict, Forbidden, Invalid, NotFound
+from assembly.i18n import t
 from assembly.voting import rules as vote_rules
 from assembly.voting.models import (
     BASES,
@@ -66,7 +67,7 @@ DEFAULT_BASE = {
 async def get_vote(db: AsyncSession, vote_id: int) -> Vote:
     vote = await db.get(Vote, vote_id)
     if vote is None:
-        raise NotFound(f"There is no vote {vote_id}.")
+        raise NotFound(t("There is no vote {vote_id}.", vote_id=vote_id))
     return vote
 
 
@@ -85,12 +86,12 @@ async def options_of(db: AsyncSession, vote_id: int) -> list[VoteOption]:
 async def create_vote(db: AsyncSession, assembly: Assembly, actor: str, spec: VoteSpec) -> Vote:
     """A draft vote; its rule defaults to the assembly's setting for the kind of motion."""
     if spec.kind not in ("motion", "procedural", "election"):
-        raise Invalid("kind must be motion, procedural or election.")
+        raise Invalid(t("kind must be motion, procedural or election."))
     question = spec.question.strip()
     if not question:
-        raise Invalid("A vote needs a question (what the plenary decides).")
+        raise Invalid(t("A vote needs a question (what the plenary decides)."))
     if len(question) > 2000:
-        raise Invalid("The question is longer than 2000 characters.")
+        raise Invalid(t("The question is longer than 2000 characters."))
     default_rule = {
         "motion": assembly.majority_ordinary,
         "procedural": assembly.majority_procedural,
@@ -98,14 +99,22 @@ async def create_vote(db: AsyncSession, assembly: Assembly, actor: str, spec: Vo
     }[spec.kind]
     rule = spec.rule or default_rule
     if rule not in MAJORITY_RULES:
-        raise Invalid(f"rule must be one of {', '.join(MAJORITY_RULES)}, not {rule!r}.")
+        raise Invalid(
+            t(
+                "rule must be one of {rules}, not {rule!r}.",
+                rules=", ".join(MAJORITY_RULES),
+                rule=rule,
+            )
+        )
     base = spec.base or (
         "cast_with_abstentions"
         if rule == "two_thirds" and assembly.abstentions_in_base
         else DEFAULT_BASE[rule]
     )
     if base not in BASES:
-        raise Invalid(f"base must be one of {', '.join(BASES)}, not {base!r}.")
+        raise Invalid(
+            t("base must be one of {bases}, not {base!r}.", bases=", ".join(BASES), base=base)
+        )
     secret = spec.secret or spec.kind == "election"
     vote = Vote(
         assembly_id=assembly.id,
@@ -124,16 +133,18 @@ async def create_vote(db: AsyncSession, assembly: Assembly, actor: str, spec: Vo
     )
     if spec.kind == "election":
         if spec.method not in ELECTION_METHODS:
-            raise Invalid(f"method must be one of {', '.join(ELECTION_METHODS)}.")
+            raise Invalid(
+                t("method must be one of {methods}.", methods=", ".join(ELECTION_METHODS))
+            )
         if not 1 <= spec.seats <= 50:
-            raise Invalid("seats must be from 1 to 50.")
+            raise Invalid(t("seats must be from 1 to 50."))
         names = [c.strip() for c in spec.candidates if c.strip()]
         if not names:
-            raise Invalid("An election needs at least one candidate.")
+            raise Invalid(t("An election needs at least one candidate."))
         if len(set(names)) != len(names):
-            raise Invalid("A candidate is listed twice.")
+            raise Invalid(t("A candidate is listed twice."))
         if spec.seats > 1 and spec.method in ("rounds", "instant_runoff"):
-            raise Invalid("Several seats are filled by stv or block voting, not by rounds.")
+            raise Invalid(t("Several seats are filled by stv or block voting, not by rounds."))
         if spec.seats == 1 and spec.method in ("stv", "block"):
             vote.method = "instant_runoff" if spec.method == "stv" else "rounds"
         else:
@@ -158,17 +169,22 @@ async def open_vote(
 ) -> list[ElectorateEntry]:
     """Open the vote: check quorum, then freeze who may vote, with which weight, through whom."""
     if vote.state != "draft":
-        raise Conflict(f"This vote is {vote.state}; only a draft vote can be opened.")
+        raise Conflict(
+            t("This vote is {state}; only a draft vote can be opened.", state=vote.state)
+        )
     assembly = await credentials.get_assembly(db, vote.assembly_id)
     await db.execute(select(Vote.id).where(Vote.id == vote.id).with_for_update())
     standing = await credentials.standing(db, assembly)
     if not standing.quorum.met and not assembly.open_without_quorum:
         raise Conflict(
-            f"There is no quorum: {standing.quorum.explain()} The vote cannot be opened.",
+            t(
+                "There is no quorum: {quorum} The vote cannot be opened.",
+                quorum=standing.quorum.explain(),
+            ),
             code="no_quorum",
         )
     if not standing.electorate:
-        raise Conflict("Nobody could vote: no Full Member is present and credentialed.")
+        raise Conflict(t("Nobody could vote: no Full Member is present and credentialed."))
     entries = [
         ElectorateEntry(
             vote_id=vote.id,
@@ -202,15 +218,17 @@ def set_countdown(vote: Vote, seconds: int) -> None:
     import datetime as dt
 
     if vote.state != "open":
-        raise Conflict("A countdown runs only while the vote is open.")
+        raise Conflict(t("A countdown runs only while the vote is open."))
     if not 0 <= seconds <= 3600:
-        raise Invalid("A countdown is from 0 to 3600 seconds.")
+        raise Invalid(t("A countdown is from 0 to 3600 seconds."))
     vote.countdown_ends_at = utcnow() + dt.timedelta(seconds=seconds) if seconds else None
 
 
 async def cancel_vote(db: AsyncSession, vote: Vote, actor: str) -> None:
     if vote.state not in ("draft", "open"):
-        raise Conflict(f"This vote is {vote.state}; only a draft or open vote can be cancelled.")
+        raise Conflict(
+            t("This vote is {state}; only a draft or open vote can be cancelled.", state=vote.state)
+        )
     await db.execute(select(Vote.id).where(Vote.id == vote.id).with_for_update())
     vote.state = "cancelled"
     vote.closed_at = utcnow()
@@ -252,10 +270,14 @@ def canonical_choice(vote: Vote, option_keys: Sequence[str], req: CastRequest) -
             raise Invalid(exc.message) from None
         return json.dumps(marks, separators=(",", ":"))
     if req.marks:
-        raise Invalid("This is a motion: choose one of yes, no or abstain, not a list.")
+        raise Invalid(t("This is a motion: choose one of yes, no or abstain, not a list."))
     if req.choice not in option_keys:
         raise Invalid(
-            f"{req.choice!r} is not an option of this vote; choose one of {', '.join(option_keys)}."
+            t(
+                "{choice!r} is not an option of this vote; choose one of {options}.",
+                choice=req.choice,
+                options=", ".join(option_keys),
+            )
         )
     return json.dumps([req.choice], separators=(",", ":"))
 
@@ -267,8 +289,10 @@ def check_client_id(value: str) -> str:
         or not all(ch.isalnum() or ch in "-_:" for ch in value)
     ):
         raise Invalid(
-            "ballot_id must be 1 to 64 letters, digits, '-', '_' or ':' made by the phone "
-            "(the same id is sent again on retry)."
+            t(
+                "ballot_id must be 1 to 64 letters, digits, '-', '_' or ':' made by the "
+                "phone (the same id is sent again on retry)."
+            )
         )
     return value
 
@@ -276,7 +300,7 @@ def check_client_id(value: str) -> str:
 def check_tracker(value: str) -> str:
     value = value.strip().lower()
     if value and (len(value) != 32 or any(ch not in "0123456789abcdef" for ch in value)):
-        raise Invalid("tracker must be 32 hexadecimal characters (128 random bits).")
+        raise Invalid(t("tracker must be 32 hexadecimal characters (128 random bits)."))
     return value
 
 
@@ -284,11 +308,15 @@ async def why_not_entitled(db: AsyncSession, vote: Vote, principal: Principal, n
     """The precise reason a right holder's ballot for `nmo_id` is refused."""
     nmo = await db.get(Nmo, nmo_id)
     if nmo is None or nmo.assembly_id != vote.assembly_id:
-        return f"There is no NMO {nmo_id} in this assembly."
+        return t("There is no NMO {nmo_id} in this assembly.", nmo_id=nmo_id)
     if nmo.member_class == "suspended":
-        return f"{nmo.code} is suspended: suspended members have no vote."
+        return t("{nmo} is suspended: suspended members have no vote.", nmo=nmo.code)
     if nmo.member_class != "full":
-        return f"{nmo.code} is a {nmo.member_class} member: only Full Members vote."
+        return t(
+            "{nmo} is a {member_class} member: only Full Members vote.",
+            nmo=nmo.code,
+            member_class=nmo.member_class,
+        )
     entry = (
         await db.execute(
             select(ElectorateEntry).where(
@@ -297,25 +325,40 @@ async def why_not_entitled(db: AsyncSession, vote: Vote, principal: Principal, n
         )
     ).scalar_one_or_none()
     if entry is None:
-        return (
-            f"{nmo.code} was not in the electorate when this vote opened (it was not present "
-            "and credentialed, or its proxy holder was absent)."
+        return t(
+            "{nmo} was not in the electorate when this vote opened (it was not present "
+            "and credentialed, or its proxy holder was absent).",
+            nmo=nmo.code,
         )
     if entry.cast_by_delegate_id != principal.delegate_id:
         holder = (
             await db.get(Delegate, entry.cast_by_delegate_id) if entry.cast_by_delegate_id else None
         )
-        who = holder.name if holder else "nobody"
-        via = " through its proxy" if entry.via_proxy else ""
-        return f"The vote of {nmo.code} in this vote is cast by {who}{via}, not by you."
+        who = holder.name if holder else t("nobody")
+        if entry.via_proxy:
+            return t(
+                "The vote of {nmo} in this vote is cast by {who} through its proxy, not by you.",
+                nmo=nmo.code,
+                who=who,
+            )
+        return t(
+            "The vote of {nmo} in this vote is cast by {who}, not by you.", nmo=nmo.code, who=who
+        )
     return ""
 
 
 def refusal_message(vote: Vote, outcome: BallotOutcome, code: str) -> str:
     if outcome.reason == "vote_closed":
-        return "This vote is closed: ballots are no longer accepted."
-    return f"{code} has already voted in this vote; a second, different ballot is refused" + (
-        "." if vote.vote_change_allowed else " (changing a vote is not allowed at this assembly)."
+        return t("This vote is closed: ballots are no longer accepted.")
+    if vote.vote_change_allowed:
+        return t(
+            "{code} has already voted in this vote; a second, different ballot is refused.",
+            code=code,
+        )
+    return t(
+        "{code} has already voted in this vote; a second, different ballot is refused "
+        "(changing a vote is not allowed at this assembly).",
+        code=code,
     )
 
 
@@ -415,20 +458,20 @@ async def prepare_ballots(
 ) -> tuple[list[BallotRow], dict[int, str]]:
     """Check every ballot of a submission; any problem refuses the whole submission."""
     if principal.delegate_id is None:
-        raise Forbidden("Only a delegate holding a vote can cast a ballot.")
+        raise Forbidden(t("Only a delegate holding a vote can cast a ballot."))
     if vote.state != "open":
         raise Conflict(
             {
-                "draft": "This vote has not been opened yet.",
-                "closed": "This vote is closed: ballots are no longer accepted.",
-                "cancelled": "This vote was cancelled: ballots are no longer accepted.",
+                "draft": t("This vote has not been opened yet."),
+                "closed": t("This vote is closed: ballots are no longer accepted."),
+                "cancelled": t("This vote was cancelled: ballots are no longer accepted."),
             }[vote.state],
             code=f"vote_{vote.state}",
         )
     if not requests:
-        raise Invalid("The submission holds no ballot.")
+        raise Invalid(t("The submission holds no ballot."))
     if len(requests) > 100:
-        raise Invalid("At most 100 ballots can be sent at once.")
+        raise Invalid(t("At most 100 ballots can be sent at once."))
     option_keys = [o.key for o in await options_of(db, vote.id)]
     mine = {
         e.nmo_id: e
@@ -446,7 +489,7 @@ async def prepare_ballots(
     for req in requests:
         client_id = check_client_id(req.client_ballot_id)
         if req.nmo_id in codes:
-            raise Invalid("The submission holds two ballots for the same NMO.")
+            raise Invalid(t("The submission holds two ballots for the same NMO."))
         entry = mine.get(req.nmo_id)
         if entry is None:
             raise Forbidden(
@@ -478,11 +521,23 @@ def describe_outcomes(
         if o.status == "refused":
             message = refusal_message(vote, o, code)
         elif o.status == "changed":
-            message = f"The ballot of {code} is changed (new receipt {o.receipt})."
+            message = t(
+                "The ballot of {code} is changed (new receipt {receipt}).",
+                code=code,
+                receipt=o.receipt,
+            )
         elif o.status == "duplicate":
-            message = f"The ballot of {code} was already recorded (receipt {o.receipt})."
+            message = t(
+                "The ballot of {code} was already recorded (receipt {receipt}).",
+                code=code,
+                receipt=o.receipt,
+            )
         else:
-            message = f"The ballot of {code} is recorded (receipt {o.receipt})."
+            message = t(
+                "The ballot of {code} is recorded (receipt {receipt}).",
+                code=code,
+                receipt=o.receipt,
+            )
         results.append(CastResult(o.nmo_id, code, o.status, o.receipt, message))
     return results
 
@@ -499,12 +554,14 @@ async def _current_item(db: AsyncSession, assembly_id: int) -> int | None:
 async def close_vote(db: AsyncSession, vote: Vote, actor: str) -> dict[str, Any]:
     """Close the vote and decide it; ballots that arrive after this commit are refused."""
     if vote.state != "open":
-        raise Conflict(f"This vote is {vote.state}; only an open vote can be closed.")
+        raise Conflict(
+            t("This vote is {state}; only an open vote can be closed.", state=vote.state)
+        )
     locked = (
         await db.execute(select(Vote.state).where(Vote.id == vote.id).with_for_update())
     ).scalar_one()
     if locked != "open":
-        raise Conflict(f"This vote is {locked}; only an open vote can be closed.")
+        raise Conflict(t("This vote is {locked}; only an open vote can be closed.", locked=locked))
     vote.state = "closed"
     vote.closed_at = utcnow()
     await db.flush()
@@ -533,14 +590,14 @@ async def close_vote(db: AsyncSession, vote: Vote, actor: str) -> dict[str, Any]
 async def next_round(db: AsyncSession, vote: Vote, actor: str) -> Vote:
     """After a round with no majority: a new draft round with the options still standing."""
     if vote.kind != "election" or vote.method != "rounds":
-        raise Conflict("Only an election decided in rounds has a next round.")
+        raise Conflict(t("Only an election decided in rounds has a next round."))
     if vote.state != "closed" or not vote.result:
-        raise Conflict("Close this round before preparing the next one.")
+        raise Conflict(t("Close this round before preparing the next one."))
     rounds = vote.result.get("rounds") or []
     outcome = rounds[-1]["outcome"] if rounds else None
     if outcome != "next_round":
         raise Conflict(
-            "This round decided the election (or left it to the chair): there is no next round."
+            t("This round decided the election (or left it to the chair): there is no next round.")
         )
     continuing = [k for k in vote.result.get("continuing", []) if k != RON]
     existing = await db.scalar(
@@ -549,7 +606,13 @@ async def next_round(db: AsyncSession, vote: Vote, actor: str) -> Vote:
         )
     )
     if existing is not None:
-        raise Conflict(f"Round {vote.round_no + 1} already exists (vote {existing}).")
+        raise Conflict(
+            t(
+                "Round {round} already exists (vote {existing}).",
+                round=vote.round_no + 1,
+                existing=existing,
+            )
+        )
     labels = {o.key: o.label for o in await options_of(db, vote.id)}
     new = Vote(
         assembly_id=vote.assembly_id,
