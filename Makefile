@@ -9,8 +9,11 @@
 #               and the summary names the steps that failed
 #
 # Both create .venv on first use and install the package with its dev tools into it; later
-# runs reinstall only when pyproject.toml changes. JUNIT_DIR=dir makes pytest write JUnit
-# reports dir/sqlite.xml and dir/postgresql.xml; PYTEST_ARGS adds arguments to pytest.
+# runs reinstall only when pyproject.toml changes. pytest-sqlite also installs axe-core, pinned
+# by tests/e2e/package-lock.json, into tests/e2e/node_modules with `npm ci` (the browser
+# tests' accessibility checks inject it; without npm they skip, and fail in CI). JUNIT_DIR=dir
+# makes pytest write JUnit reports dir/sqlite.xml and dir/postgresql.xml; PYTEST_ARGS adds
+# arguments to pytest.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -23,6 +26,9 @@ PYTEST_ARGS ?=
 
 # Touched after a successful install: make compares its time with pyproject.toml's.
 INSTALLED := $(VENV)/.installed-dev
+# axe-core for the browser tests' accessibility checks; reinstalled when the lock file changes.
+E2E_NODE := tests/e2e
+AXE := $(E2E_NODE)/node_modules/axe-core/axe.min.js
 LINT_PATHS := src tests migrations scripts
 CHECK_STEPS := lint format-check typecheck
 TEST_STEPS := $(CHECK_STEPS) pytest-sqlite pytest-postgresql
@@ -31,7 +37,7 @@ TEST_STEPS := $(CHECK_STEPS) pytest-sqlite pytest-postgresql
 junit = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$(1).xml)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test screenshots $(TEST_STEPS)
+.PHONY: help demo test screenshots axe-core $(TEST_STEPS)
 
 help:
 	@sed -n 's/^#   \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -42,6 +48,18 @@ $(BIN)/python:
 $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet -e '.[dev]'
 	@touch $@
+
+$(AXE): $(E2E_NODE)/package-lock.json
+	npm ci --prefix $(E2E_NODE) --no-audit --no-fund
+	@touch $@
+
+# Not fatal: without axe-core the accessibility tests say why they skip (or fail, in CI).
+axe-core:
+	@if command -v npm >/dev/null; then \
+		$(MAKE) --no-print-directory $(AXE) || echo "axe-core: npm ci failed (see above)"; \
+	else \
+		echo "axe-core: npm is missing, so the accessibility tests will not run"; \
+	fi
 
 demo: $(INSTALLED)
 	$(BIN)/assembly demo --host $(HOST) --port $(PORT)
@@ -75,7 +93,7 @@ format-check: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-pytest-sqlite: $(INSTALLED)
+pytest-sqlite: $(INSTALLED) axe-core
 	@$(if $(JUNIT_DIR),mkdir -p $(JUNIT_DIR) && rm -f $(JUNIT_DIR)/sqlite.xml)
 	env -u ASSEMBLY_TEST_DATABASE_URL \
 		ASSEMBLY_TEST_SCALEOUT_DATABASE_URL="$${ASSEMBLY_TEST_SCALEOUT_DATABASE_URL:-$$ASSEMBLY_TEST_DATABASE_URL}" \

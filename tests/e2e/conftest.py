@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -116,7 +117,14 @@ def wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], log: Pat
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     """`assembly demo --no-serve` in a temporary directory, then `assembly serve` on its
     database, on 127.0.0.1 and a free port; stopped at the end of the session."""
-    workdir = tmp_path_factory.mktemp("e2e-demo")
+    with serve_demo(tmp_path_factory.mktemp("e2e-demo")) as server:
+        yield server
+
+
+@contextmanager
+def serve_demo(workdir: Path) -> Iterator[DemoServer]:
+    """A demo server of its own in `workdir`, for a module that changes the demo's state
+    (see demo_server); stopped when the block ends."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     cli = [sys.executable, "-m", "assembly.cli"]

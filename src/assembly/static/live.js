@@ -26,12 +26,19 @@
     // A short grace period: a page being left or a quick reconnect shows no banner.
     timer = setTimeout(function () {
       timer = null;
+      if (document.body.classList.contains("ws-lost")) return;
       document.body.classList.add("ws-lost");
+      // A banner that only becomes visible is not read out: say it in the alert region.
+      var banner = document.getElementById("conn-lost");
+      var alert = document.getElementById("live-alert");
+      if (banner && alert) alert.textContent = banner.textContent.replace(/\s+/g, " ").trim();
     }, 1500);
   }
 
   function back() {
     if (timer) { clearTimeout(timer); timer = null; }
+    var alert = document.getElementById("live-alert");
+    if (alert && document.body.classList.contains("ws-lost")) alert.textContent = "";
     document.body.classList.remove("ws-lost");
   }
 
