@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,18 @@ async def writing(
     try:
         async with session_maker() as db:
             yield db
+    finally:
+        WRITE_INTENT.reset(token)
+
+
+@contextlib.contextmanager
+def only_reading() -> Iterator[None]:
+    """Within a request that writes, a part that only reads (who is logged in, checking a
+    ballot before the writer stores it): on SQLite its transaction stays deferred, so it
+    neither takes nor waits for the one write lock that the ballot writer needs."""
+    token = WRITE_INTENT.set(False)
+    try:
+        yield
     finally:
         WRITE_INTENT.reset(token)
 

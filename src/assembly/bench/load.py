@@ -269,6 +269,17 @@ class Plenary:
     def _opener(self, jar: Jar) -> Callable[[], Awaitable[Screen]]:
         return lambda: self.open_screen(jar)
 
+    def _cpu(self) -> tuple[float, float]:
+        """CPU seconds used so far by the server's processes and by this load process."""
+        return self.server.cpu_s(), time.process_time()
+
+    def _cpu_shares(self, phase: str, before: tuple[float, float], elapsed: float) -> None:
+        """How busy the server and the load generator were during a phase, in cores (1.0 is
+        one core all the time): which of the two limited the rate."""
+        server, bench = self._cpu()
+        self.figures[f"{phase}_server_cores"] = round((server - before[0]) / elapsed, 2)
+        self.figures[f"{phase}_load_cores"] = round((bench - before[1]) / elapsed, 2)
+
     async def _baseline(self) -> None:
         """The same client, concurrency and pool on the app's most trivial endpoint."""
         count = max(len(self.seeded.phones), 4 * self.concurrency)
@@ -282,9 +293,10 @@ class Plenary:
             if status != 200:
                 raise BenchFailed(f"GET /health answered {status}")
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), self._cpu()
         await bounded(self.concurrency, [health] * count)
         elapsed = time.perf_counter() - started
+        self._cpu_shares("baseline", cpu, elapsed)
         self.figures["baseline_rps"] = round(count / elapsed, 1)
         self.figures["baseline_p99_ms"] = ms(percentile(latencies, 0.99))
 
@@ -364,9 +376,10 @@ class Plenary:
             if seat.casts_for
         ]
         await self._fresh_pool()  # the server has closed connections idle for 5 s
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), self._cpu()
         await bounded(self.concurrency, casters)
         elapsed = time.perf_counter() - started
+        self._cpu_shares("burst", cpu, elapsed)
         f = self.figures
         f["ballot_requests"] = len(casters)
         f["ballots_acknowledged"] = len(acknowledged)

@@ -66,6 +66,16 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def cpu_s(pid: int) -> float:
+    """A process's user + system CPU time in seconds (/proc/<pid>/stat fields 14 and 15)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 onwards
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -202,6 +212,10 @@ class Server:
                 if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == self.port:
                     listening.add(fields[9])
         return bool(listening & _socket_inodes(pid))
+
+    def cpu_s(self) -> float:
+        """CPU time (user + system) used so far by all the server's processes, in seconds."""
+        return sum(cpu_s(pid) for pid in self.pids())
 
     def rss_mb(self) -> float:
         """Resident memory of all the server's processes together, in MiB."""

@@ -19,8 +19,9 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assembly.db import utcnow
+from assembly.db import only_reading, utcnow
 from assembly.errors import Forbidden, LoginRequired
 from assembly.i18n import t
 
@@ -136,13 +137,18 @@ def check_password_strength(password: str) -> None:
 
 
 async def principal_for_session(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    from assembly.credentials.models import Delegate, LoginSession, Nmo, StaffUser
-
     secret = connection.cookies.get(SESSION_COOKIE)
     if not secret:
         return PUBLIC
     ctx = connection.app.state.ctx
-    async with ctx.session_maker() as db:
+    with only_reading():
+        return await _principal_of(ctx.session_maker, secret)
+
+
+async def _principal_of(session_maker: async_sessionmaker[AsyncSession], secret: str) -> Principal:
+    from assembly.credentials.models import Delegate, LoginSession, Nmo, StaffUser
+
+    async with session_maker() as db:
         row = (
             await db.execute(
                 select(LoginSession).where(LoginSession.secret_hash == hash_secret(secret))

@@ -17,6 +17,7 @@ from assembly.credentials import rules as credential_rules
 from assembly.credentials import service as credentials
 from assembly.credentials.auth import CHAIR, LOGGED_IN, STAFF, Principal, Role, role_guard, roles
 from assembly.credentials.routes import ensure_assembly_access
+from assembly.db import only_reading
 from assembly.errors import Forbidden
 from assembly.i18n import t
 from assembly.live import broadcast
@@ -293,6 +294,17 @@ class VoteController(Controller):
     ) -> Response[CastOut]:
         """Cast ballots (one per NMO whose vote you hold); acknowledged after they commit.
         Re-sending the same ballot_id returns the same receipt."""
+        with only_reading():  # the writer stores the ballots; checking them takes no lock
+            return await self._cast(db, request, state, vote_id, data)
+
+    async def _cast(
+        self,
+        db: AsyncSession,
+        request: Request[Principal, Any, Any],
+        state: State,
+        vote_id: int,
+        data: BallotSubmission,
+    ) -> Response[CastOut]:
         vote = await visible_vote(db, request.user, vote_id)
         rows, codes = await service.prepare_ballots(
             db,
