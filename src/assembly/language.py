@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly import i18n
 from assembly.credentials.auth import ALL_ROLES, Principal, role_guard, roles
-from assembly.db import WRITE_INTENT
+from assembly.db import only_reading
 from assembly.errors import Invalid
 
 LANG_COOKIE = "lang"
@@ -73,14 +73,11 @@ class AssemblyLanguages:
         known = self._known.get(assembly_id)
         if known is not None and now - known[0] < ASSEMBLY_LANGUAGE_TTL_S:
             return known[1]
-        token = WRITE_INTENT.set(False)  # a read: never take SQLite's write lock for it
-        try:
+        with only_reading():  # never take SQLite's write lock for it
             async with connection.app.state.ctx.session_maker() as db:
                 stored = await db.scalar(
                     select(Assembly.language).where(Assembly.id == assembly_id)
                 )
-        finally:
-            WRITE_INTENT.reset(token)
         code = i18n.supported(stored)
         self._known[assembly_id] = (now, code)
         return code

@@ -198,3 +198,26 @@ async def test_any_objection_with_none_in_time_passes_without_a_vote_and_takes_e
     assert floor["closed"] is True
     late = await aaa.post(f"/api/assemblies/{world.assembly_id}/motions/objection")
     assert late.status_code == 409
+
+
+async def test_a_motion_put_to_the_vote_asks_its_question_in_the_assemblys_language(
+    make_client: ClientFactory, world: World
+) -> None:
+    """The question is the vote's stored, signed text: written once, in the language of the
+    assembly, whatever language the chair's or the raiser's screen is in."""
+    secretariat = await make_client(staff="secretariat")
+    changed = await secretariat.patch(
+        f"/api/assemblies/{world.assembly_id}", json={"language": "fr"}
+    )
+    assert changed.status_code == 200, changed.text
+    await current_item(make_client, world, title="Débat général")
+    aaa = await make_client(token=world.token["AAA-head"])
+    motion = (await raise_motion(aaa, world, "close_list")).json()
+    chair = await make_client(staff="chair")
+    opened = await chair.post(
+        f"/api/motions/{motion['id']}/vote", json={}, headers={"accept-language": "es"}
+    )
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["question"] == (
+        "Clore la liste des orateurs sur «\u00a0Débat général\u00a0»\u00a0? (motion de AAA)"
+    )

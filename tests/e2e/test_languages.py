@@ -1,7 +1,8 @@
 """The speakers' list in two languages: one phone chooses French on its own screen, asks for
-the floor and moves to close the list, and reads every answer and every live update in
-French, while the phone beside it, on the same list, stays in English. Each phone is its own
-browser profile on the real server; the pushes reach each phone in its language."""
+the floor, moves to close the list and votes on that motion, reading every answer, its ballot
+and every live update in French, while the phone beside it, on the same list, stays in
+English; adopted, the motion closes the list on both. Each phone is its own browser profile
+on the real server; the pushes reach each phone in its language."""
 
 from __future__ import annotations
 
@@ -22,6 +23,23 @@ pytestmark = pytest.mark.e2e
 
 # A delegation no other browser test uses: its head's language is stored with them.
 FRENCH_NMO = "IFMSA-Brazil"
+# What a phone's ballot says, in each language (the catalogues' own wording).
+FRENCH_BALLOT = {
+    "card": "Vote de {code}",
+    "yes": "Pour",
+    "review": "Vérifier mon vote",
+    "voting": "Vous votez {choice} pour {code}.",
+    "confirm": "Confirmer mon vote",
+    "recorded": "Votre vote pour {code} est enregistré.",
+}
+ENGLISH_BALLOT = {
+    "card": "Vote of {code}",
+    "yes": "Yes",
+    "review": "Review my vote",
+    "voting": "You are voting {choice} for {code}.",
+    "confirm": "Confirm my vote",
+    "recorded": "Your vote for {code} is recorded.",
+}
 
 
 @pytest.fixture
@@ -57,7 +75,7 @@ def test_one_phone_follows_the_speakers_list_in_french_while_the_other_stays_in_
     debate: tuple[int, int],
     chair_api: httpx.Client,
 ) -> None:
-    _, item_id = debate
+    assembly_id, _ = debate
     french_context: BrowserContext = new_context(phone=True)
     french = phone_screen(french_context, demo_server.head_of(FRENCH_NMO))
     english = phone_screen(new_context(phone=True), demo_server.head_of("bvmd"))
@@ -90,12 +108,44 @@ def test_one_phone_follows_the_speakers_list_in_french_while_the_other_stays_in_
             "Close the speakers' list", timeout=LIVE_MS
         )
         snap(french.page, "languages-phone-fr-motion")
-        mine_fr.get_by_role("button", name="Retirer la motion").click()
-        expect(mine_fr).not_to_contain_text("Vous avez présenté", timeout=LIVE_MS)
 
-        # The chair closes the list: both phones learn it at once, each in its language.
-        closed = chair_api.patch(f"/api/agenda-items/{item_id}/floor", json={"closed": True})
-        assert closed.status_code == 200, closed.text
+        # The chair puts it to the vote; each phone casts in its own language, the French
+        # one with its French ballot, review step and receipt note.
+        raised = [
+            m
+            for m in chair_api.get(f"/api/assemblies/{assembly_id}/motions").json()
+            if m["state"] == "raised" and m["kind"] == "close_list"
+        ]
+        assert len(raised) == 1, raised
+        put = chair_api.post(f"/api/motions/{raised[0]['id']}/vote", json={})
+        assert put.status_code in (200, 201), put.text
+        vote_id = put.json()["id"]
+        # (The question itself is the vote's stored, signed text: it stays as written.)
+        for phone, code, state, words in (
+            (french, FRENCH_NMO, "Le vote est ouvert", FRENCH_BALLOT),
+            (english, "bvmd", "Voting is open", ENGLISH_BALLOT),
+        ):
+            expect(phone.banner).to_contain_text(state, timeout=LIVE_MS)
+            expect(phone.banner).to_contain_text("Close the speakers' list")
+            card = phone.ballot.locator(".ballot-card").filter(
+                has=phone.page.get_by_role("heading", name=words["card"].format(code=code))
+            )
+            form = card.locator("form")
+            form.get_by_label(words["yes"], exact=True).check()
+            form.get_by_role("button", name=words["review"]).click()
+            status = form.locator(".ballot-status")
+            expect(status).to_contain_text(words["voting"].format(choice=words["yes"], code=code))
+            if phone is french:
+                snap(french.page, "languages-phone-fr-ballot")
+            status.get_by_role("button", name=words["confirm"]).click()
+            expect(card.locator(".recorded-note")).to_contain_text(
+                words["recorded"].format(code=code), timeout=LIVE_MS
+            )
+        closed = chair_api.post(f"/api/votes/{vote_id}/close")
+        assert closed.status_code in (200, 201), closed.text
+
+        # Adopted, the motion closes the list: both phones learn it at once, each in its
+        # language, and the French phone can no longer ask for the floor.
         expect(french.page.locator("#floor")).to_contain_text("liste close", timeout=LIVE_MS)
         expect(english.page.locator("#floor")).to_contain_text("list closed", timeout=LIVE_MS)
         # Withdrawn from a closed list, the French phone may not ask again: it says so.

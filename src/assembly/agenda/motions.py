@@ -148,14 +148,19 @@ async def put_to_vote(
     nmo = await db.get(Nmo, motion.nmo_id)
     assert assembly is not None and nmo is not None
     item = await db.get(AgendaItem, motion.item_id) if motion.item_id else None
+    # The question is stored and signed as written: in the assembly's language.
     label = MOTION_LABELS[Motion(motion.kind)]
-    where = f" on “{item.title}”" if item is not None else ""
+    question = (
+        t("{label} on “{title}”? (motion by {code})", label=label, title=item.title, code=nmo.code)
+        if item is not None
+        else t("{label}? (motion by {code})", label=label, code=nmo.code)
+    )
     vote = await voting.create_vote(
         db,
         assembly,
         actor,
         voting.VoteSpec(
-            question=f"{label}{where}? (motion by {nmo.code})"[:2000],
+            question=question.translated(assembly.language)[:2000],
             kind="procedural",  # the assembly's procedural majority
         ),
     )
