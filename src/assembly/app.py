@@ -92,6 +92,7 @@ from assembly.security import (
     security_headers_hook,
 )
 from assembly.settings import Settings
+from assembly.voting.service import BallotSheets
 from assembly.voting.writer import BallotWriter
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -115,6 +116,8 @@ class AppContext:
     turnout_pending: set[int] = field(default_factory=set)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     login_limits: LoginLimits = field(default_factory=LoginLimits)
+    # Each open vote's options and frozen electorate, read once per process (ballot checks).
+    ballot_sheets: BallotSheets = field(default_factory=BallotSheets)
     assembly_languages: AssemblyLanguages = field(default_factory=AssemblyLanguages)
 
     def login_url(self, token: str) -> str:

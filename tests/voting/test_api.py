@@ -12,6 +12,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly.credentials import service as credentials
+from assembly.voting import service
 from assembly.voting.models import Ballot, ElectorateEntry, Participation, SecretChoice
 from tests.conftest import SECRETARIAT, ClientFactory, World, seed_world
 
@@ -444,3 +445,37 @@ async def test_a_proxy_holder_and_its_principal_racing_store_exactly_one_ballot(
         await db.execute(select(Ballot.choice).where(Ballot.nmo_id == world.nmo["BBB"]))
     ).scalars()
     assert list(stored) == ['["yes"]']
+
+
+async def test_a_process_reads_an_open_votes_ballot_sheet_once_and_it_matches_the_electorate(
+    app: Litestar, make_client: ClientFactory, world: World
+) -> None:
+    """Ballot checks use the options and the frozen electorate read once per vote and process;
+    what they allow is exactly what the stored electorate says, for every caster."""
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world)
+    await open_vote(chair, vote["id"])
+    head = await make_client(token=world.token["AAA-head"])
+    assert (await cast(head, vote["id"], world.nmo["AAA"], "yes")).status_code == 200
+    sheets = app.state.ctx.ballot_sheets
+    sheet = sheets.cached(vote["id"])
+    async with app.state.ctx.session_maker() as db:
+        assert await service.read_ballot_sheet(db, vote["id"]) == sheet
+        entries = (
+            (await db.execute(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote["id"])))
+            .scalars()
+            .all()
+        )
+    assert sheet.option_keys == ("yes", "no", "abstain")
+    assert {
+        (delegate, nmo, c.nmo_code, c.weight)
+        for delegate, rights in sheet.casters.items()
+        for nmo, c in rights.items()
+    } == {(e.cast_by_delegate_id, e.nmo_id, e.nmo_code, e.weight) for e in entries}
+    # A second ballot request reuses the sheet rather than reading it again.
+    bbb = await make_client(token=world.token["BBB-head"])
+    assert (await cast(bbb, vote["id"], world.nmo["BBB"], "no")).status_code == 200
+    assert sheets.cached(vote["id"]) is sheet
+    # And a right the sheet does not give is refused with the reason, as before.
+    refused = await cast(bbb, vote["id"], world.nmo["CCC"], "yes")
+    assert refused.status_code == 403 and refused.json()["error"] == "not_entitled"

@@ -320,6 +320,7 @@ class VoteController(Controller):
                 )
                 for b in data.ballots
             ],
+            state.ctx.ballot_sheets,
         )
         await db.commit()  # end the read transaction (nothing written) before the writer runs
         outcomes = await state.ctx.writer.submit(rows)

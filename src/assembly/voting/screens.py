@@ -625,7 +625,9 @@ async def delegate_cast(db: AsyncSession, request: Req, state: State, vote_id: i
             )
             for nmo_id, ballot_id in zip(nmo_ids, ids, strict=True)
         ]
-        rows, codes = await service.prepare_ballots(db, vote, principal, requests)
+        rows, codes = await service.prepare_ballots(
+            db, vote, principal, requests, state.ctx.ballot_sheets
+        )
         await db.commit()  # nothing written: end the read transaction before the writer runs
         if not confirmed:
             labels = {o.key: o.label for o in await service.options_of(db, vote.id)}

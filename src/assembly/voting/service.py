@@ -6,7 +6,7 @@ and elections.py; this module stores and loads.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -453,10 +453,64 @@ class CastResult:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class Caster:
+    """One voting right as frozen at the vote's opening: the NMO, its code and its weight."""
+
+    nmo_code: str
+    weight: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class BallotSheet:
+    """What checking a ballot needs of an open vote: its option keys and who casts for which
+    NMO. Neither can change while the vote is open (the electorate is frozen at opening), so
+    a process reads them once per vote, not once per ballot request."""
+
+    option_keys: tuple[str, ...]
+    casters: Mapping[int, Mapping[int, Caster]]  # delegate id -> NMO id -> right
+
+
+class BallotSheets:
+    """The sheets of the votes this process has taken ballots for, the newest few kept."""
+
+    KEEP = 32
+
+    def __init__(self) -> None:
+        self._sheets: dict[int, BallotSheet] = {}
+
+    def cached(self, vote_id: int) -> BallotSheet | None:
+        return self._sheets.get(vote_id)
+
+    async def of(self, db: AsyncSession, vote: Vote) -> BallotSheet:
+        sheet = self._sheets.get(vote.id)
+        if sheet is None:
+            sheet = await read_ballot_sheet(db, vote.id)
+            self._sheets[vote.id] = sheet
+            while len(self._sheets) > self.KEEP:
+                del self._sheets[next(iter(self._sheets))]
+        return sheet
+
+
+async def read_ballot_sheet(db: AsyncSession, vote_id: int) -> BallotSheet:
+    casters: dict[int, dict[int, Caster]] = {}
+    for e in (
+        await db.execute(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote_id))
+    ).scalars():
+        if e.cast_by_delegate_id is not None:
+            casters.setdefault(e.cast_by_delegate_id, {})[e.nmo_id] = Caster(e.nmo_code, e.weight)
+    return BallotSheet(tuple(o.key for o in await options_of(db, vote_id)), casters)
+
+
 async def prepare_ballots(
-    db: AsyncSession, vote: Vote, principal: Principal, requests: Sequence[CastRequest]
+    db: AsyncSession,
+    vote: Vote,
+    principal: Principal,
+    requests: Sequence[CastRequest],
+    sheets: BallotSheets | None = None,
 ) -> tuple[list[BallotRow], dict[int, str]]:
-    """Check every ballot of a submission; any problem refuses the whole submission."""
+    """Check every ballot of a submission; any problem refuses the whole submission.
+    `sheets`: the process's ballot sheets of open votes (read afresh without them)."""
     if principal.delegate_id is None:
         raise Forbidden(t("Only a delegate holding a vote can cast a ballot."))
     if vote.state != "open":
@@ -472,18 +526,9 @@ async def prepare_ballots(
         raise Invalid(t("The submission holds no ballot."))
     if len(requests) > 100:
         raise Invalid(t("At most 100 ballots can be sent at once."))
-    option_keys = [o.key for o in await options_of(db, vote.id)]
-    mine = {
-        e.nmo_id: e
-        for e in (
-            await db.execute(
-                select(ElectorateEntry).where(
-                    ElectorateEntry.vote_id == vote.id,
-                    ElectorateEntry.cast_by_delegate_id == principal.delegate_id,
-                )
-            )
-        ).scalars()
-    }
+    sheet = await (sheets.of(db, vote) if sheets else read_ballot_sheet(db, vote.id))
+    option_keys = list(sheet.option_keys)
+    mine = sheet.casters.get(principal.delegate_id, {})
     rows: list[BallotRow] = []
     codes: dict[int, str] = {}
     for req in requests:
