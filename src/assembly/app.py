@@ -488,6 +488,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         if check_schema:
             await check_migrated(engine, settings)
         await ctx.writer.start()
+        # Read the catalogues now, not in the first push to the room (a vote opening).
+        for lang in i18n.LANGUAGES:
+            i18n.translations(lang)
 
     async def on_shutdown(app: Litestar) -> None:
         await ctx.writer.stop()
