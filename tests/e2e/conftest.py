@@ -122,9 +122,10 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
 
 
 @contextmanager
-def serve_demo(workdir: Path) -> Iterator[DemoServer]:
+def serve_demo(workdir: Path, serve: list[str] | None = None) -> Iterator[DemoServer]:
     """A demo server of its own in `workdir`, for a module that changes the demo's state
-    (see demo_server); stopped when the block ends."""
+    (see demo_server); stopped when the block ends. `serve`: the command that serves (it gets
+    --host and --port), `assembly serve` unless given; its output goes to server.log."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     cli = [sys.executable, "-m", "assembly.cli"]
@@ -152,7 +153,7 @@ def serve_demo(workdir: Path) -> Iterator[DemoServer]:
     )
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*(serve or [*cli, "serve"]), "--host", "127.0.0.1", "--port", str(port)],
             cwd=workdir,
             env=env,
             stdout=out,
