@@ -72,13 +72,7 @@ from assembly.errors import (
     UnsupportedMediaType,
 )
 from assembly.i18n import t
-from assembly.language import (
-    AssemblyLanguages,
-    LanguageMiddleware,
-    accepted,
-    chosen_language,
-    language_decided,
-)
+from assembly.language import AssemblyLanguages, LanguageMiddleware, known_language
 from assembly.live.broadcast import as_of, start_reading
 from assembly.openapi import JSON_PATHS, ClosedStructSchemaPlugin, declare_error_responses
 from assembly.security import (
@@ -149,12 +143,7 @@ def _error_response(
 ) -> Response[Any]:
     # In the request's language: LanguageMiddleware chose it, unless the request was refused
     # before reaching it (no such route, for one); the error page renders after this returns.
-    lang = (
-        language_decided(request.scope)
-        or chosen_language(request)
-        or accepted(request.headers.get("accept-language"))
-        or i18n.DEFAULT_LANGUAGE
-    )
+    lang = known_language(request) or i18n.DEFAULT_LANGUAGE
     i18n.CURRENT.set(lang)
     message = i18n.translate(message, lang)
     if _wants_html(request):

@@ -114,12 +114,19 @@ def chosen_language(connection: ASGIConnection[Any, Any, Any, Any]) -> str | Non
     return None
 
 
+def known_language(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """Every step of the order but the assembly's language, which needs the database: the
+    middleware's decision, the reader's choice, the browser's Accept-Language."""
+    return (
+        language_decided(connection.scope)
+        or chosen_language(connection)
+        or accepted(connection.headers.get("accept-language"))
+    )
+
+
 async def request_language(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The language to answer this request in (see the module's docstring for the order)."""
-    decided = connection.scope.get(_SCOPE_KEY)
-    if isinstance(decided, str):
-        return decided
-    code = chosen_language(connection) or accepted(connection.headers.get("accept-language"))
+    code = known_language(connection)
     if code is None:
         assembly_id = _assembly_of(connection)
         languages: AssemblyLanguages = connection.app.state.ctx.assembly_languages
