@@ -57,7 +57,9 @@ def security_headers_hook(settings: Settings) -> BeforeMessageSendHookHandler:
     hook rather than a middleware: it also reaches the responses no route handles (404, 405)."""
     all_headers = security_headers(settings)
 
-    def add_headers(message: Message, scope: Scope) -> None:
+    # A coroutine: Litestar runs a plain function hook in its thread pool, which cost a
+    # thread hand-off for every response start, body and WebSocket message sent.
+    async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
             headers = MutableScopeHeaders.from_message(message)
             for name, value in all_headers.items():

@@ -13,7 +13,7 @@ from litestar.exceptions import WebSocketDisconnect, WebSocketException
 from litestar.handlers.base import BaseRouteHandler
 
 from assembly import i18n
-from assembly.credentials.auth import ALL_ROLES, MEMBERS, Principal, role_guard, roles
+from assembly.credentials.auth import ALL_ROLES, MEMBERS, Principal, check_role, roles
 from assembly.errors import DomainError
 from assembly.live.broadcast import assembly_topic, delegate_topic, screens_topic
 
@@ -21,14 +21,16 @@ from assembly.live.broadcast import assembly_topic, delegate_topic, screens_topi
 _MAX_CLOSE_REASON = 123
 
 
-def socket_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def socket_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """role_guard for sockets: a refusal closes with 4000 + its HTTP status (4401, 4403).
 
     Litestar maps any other exception raised on a socket to 4500 "Internal Server Error",
     which would tell a logged-out screen that the server is broken.
     """
     try:
-        role_guard(connection, handler)
+        check_role(connection, handler)
     except DomainError as exc:
         said = str(i18n.translate(exc.message))
         reason = said.encode()[:_MAX_CLOSE_REASON].decode(errors="ignore")
