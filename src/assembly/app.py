@@ -62,6 +62,7 @@ from assembly.credentials.auth import (
     roles,
 )
 from assembly.credentials.limits import LoginLimits, TooManyAttempts
+from assembly.credentials.principals import Principals, watch
 from assembly.db import WRITE_INTENT, check_migrated, create_engine
 from assembly.errors import (
     MAX_NUMBER,
@@ -113,6 +114,8 @@ class AppContext:
     # Each open vote's options and frozen electorate, read once per process (ballot checks).
     ballot_sheets: BallotSheets = field(default_factory=BallotSheets)
     assembly_languages: AssemblyLanguages = field(default_factory=AssemblyLanguages)
+    # Who each session cookie belongs to, for a moment (credentials/principals.py).
+    principals: Principals = field(default_factory=Principals)
 
     def login_url(self, token: str) -> str:
         return f"{self.settings.public_url}/login/{token}"
@@ -466,6 +469,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         channels=channels,
         writer=BallotWriter(engine),
     )
+    watch(engine.sync_engine, ctx.principals)
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),

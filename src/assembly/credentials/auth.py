@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -21,6 +22,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from assembly.credentials.principals import Principals
 from assembly.db import only_reading, utcnow
 from assembly.errors import Forbidden, LoginRequired
 from assembly.i18n import t
@@ -141,26 +143,37 @@ async def principal_for_session(connection: ASGIConnection[Any, Any, Any, Any]) 
     if not secret:
         return PUBLIC
     ctx = connection.app.state.ctx
+    principals: Principals = ctx.principals
+    key = hash_secret(secret)
     with only_reading():
-        return await _principal_of(ctx.session_maker, secret)
+        await principals.up_to_date(ctx.session_maker)
+        cached = principals.get(key)
+        if cached is not None:
+            return cached
+        generation = principals.generation  # before reading: see Principals.put
+        principal, expires_at = await _principal_of(ctx.session_maker, key)
+    principals.put(key, principal, generation, expires_at)
+    return principal
 
 
-async def _principal_of(session_maker: async_sessionmaker[AsyncSession], secret: str) -> Principal:
+async def _principal_of(
+    session_maker: async_sessionmaker[AsyncSession], secret_hash: str
+) -> tuple[Principal, dt.datetime | None]:
+    """The principal of a session and when the session expires (None: no such session)."""
     from assembly.credentials.models import Delegate, LoginSession, Nmo, StaffUser
 
     async with session_maker() as db:
         row = (
-            await db.execute(
-                select(LoginSession).where(LoginSession.secret_hash == hash_secret(secret))
-            )
+            await db.execute(select(LoginSession).where(LoginSession.secret_hash == secret_hash))
         ).scalar_one_or_none()
         if row is None or row.expires_at < utcnow():
-            return PUBLIC
+            return PUBLIC, None
         if row.staff_user_id is not None:
             staff = await db.get(StaffUser, row.staff_user_id)
             if staff is None or not staff.active:
-                return PUBLIC
-            return Principal(Role(staff.role), name=staff.username, staff_user_id=staff.id)
+                return PUBLIC, row.expires_at
+            principal = Principal(Role(staff.role), name=staff.username, staff_user_id=staff.id)
+            return principal, row.expires_at
         result = (
             await db.execute(
                 select(Delegate, Nmo.assembly_id)
@@ -169,10 +182,10 @@ async def _principal_of(session_maker: async_sessionmaker[AsyncSession], secret:
             )
         ).one_or_none()
         if result is None:
-            return PUBLIC
+            return PUBLIC, row.expires_at
         delegate, assembly_id = result
         role = Role.observer if delegate.role == "observer" else Role.delegate
-        return Principal(
+        principal = Principal(
             role,
             name=delegate.name,
             delegate_id=delegate.id,
@@ -181,6 +194,7 @@ async def _principal_of(session_maker: async_sessionmaker[AsyncSession], secret:
             is_head=delegate.role == "head",
             language=delegate.language,
         )
+        return principal, row.expires_at
 
 
 class SessionAuthMiddleware(AbstractAuthenticationMiddleware):

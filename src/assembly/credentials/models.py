@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -266,6 +267,18 @@ class LoginSession(Base):
     __table_args__ = (
         CheckConstraint("(staff_user_id IS NULL) <> (delegate_id IS NULL)", name="one_principal"),
     )
+
+
+class AuthGeneration(Base):
+    """One row counting the changes to who a session cookie belongs to. Triggers (migration
+    0013) add one whenever a login session is changed or deleted, or a delegate, staff user
+    or NMO changes in what a session's principal holds, whichever process or command makes
+    the change. Each server process reads it at most every GENERATION_CHECK_S and forgets
+    the principals it remembers when it has moved (credentials/principals.py)."""
+
+    __tablename__ = "auth_generation"
+
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 def _refuse_change(mapper: Mapper[Any], connection: Any, target: CredentialEvent) -> None:
