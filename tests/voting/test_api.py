@@ -460,7 +460,7 @@ async def test_a_process_reads_an_open_votes_ballot_sheet_once_and_it_matches_th
     sheets = app.state.ctx.ballot_sheets
     sheet = sheets.cached(vote["id"])
     async with app.state.ctx.session_maker() as db:
-        assert await service.read_ballot_sheet(db, vote["id"]) == sheet
+        assert await service.read_ballot_sheet(db, await service.get_vote(db, vote["id"])) == sheet
         entries = (
             (await db.execute(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote["id"])))
             .scalars()
@@ -479,3 +479,50 @@ async def test_a_process_reads_an_open_votes_ballot_sheet_once_and_it_matches_th
     # And a right the sheet does not give is refused with the reason, as before.
     refused = await cast(bbb, vote["id"], world.nmo["CCC"], "yes")
     assert refused.status_code == 403 and refused.json()["error"] == "not_entitled"
+
+
+async def test_a_vote_closed_by_another_process_refuses_ballots_checked_against_its_sheet(
+    app: Litestar, settings: Any, make_client: ClientFactory, world: World
+) -> None:
+    """Ballot checks answer from the open vote's sheet without reading the vote. When another
+    server process closes the vote, this one's writer still refuses every ballot (it reads the
+    vote's state where it stores), says why, stores nothing, and drops the sheet; and a vote
+    closed here drops its sheet at once."""
+    from assembly.db import create_engine
+
+    chair = await make_client(staff="chair")
+    vote = await make_vote(chair, world)
+    await open_vote(chair, vote["id"])
+    aaa = await make_client(token=world.token["AAA-head"])
+    assert (await cast(aaa, vote["id"], world.nmo["AAA"], "yes")).status_code == 200
+    sheets = app.state.ctx.ballot_sheets
+    assert sheets.cached(vote["id"]) is not None
+    other = create_engine(settings)  # another process closing the vote
+    try:
+        async with other.begin() as conn:
+            await conn.execute(
+                text("UPDATE vote SET state = 'closed' WHERE id = :id"), {"id": vote["id"]}
+            )
+    finally:
+        await other.dispose()
+    bbb = await make_client(token=world.token["BBB-head"])
+    late = await cast(bbb, vote["id"], world.nmo["BBB"], "no")
+    assert late.status_code == 409, late.text
+    assert late.json()["ballots"][0]["status"] == "refused"
+    assert "closed" in late.json()["message"]
+    assert sheets.cached(vote["id"]) is None
+    again = await cast(bbb, vote["id"], world.nmo["BBB"], "no")
+    assert again.status_code == 409 and again.json()["error"] == "vote_closed", again.text
+    async with app.state.ctx.session_maker() as db:
+        stored = (
+            await db.execute(select(Ballot.nmo_id).where(Ballot.vote_id == vote["id"]))
+        ).scalars()
+        assert list(stored) == [world.nmo["AAA"]]
+    # Closed by this process: the sheet goes with the close, before any ballot comes.
+    second = await make_vote(chair, world)
+    await open_vote(chair, second["id"])
+    assert (await cast(aaa, second["id"], world.nmo["AAA"], "yes")).status_code == 200
+    assert sheets.cached(second["id"]) is not None
+    response = await chair.post(f"/api/votes/{second['id']}/close")
+    assert response.status_code == 200, response.text
+    assert sheets.cached(second["id"]) is None

@@ -195,6 +195,7 @@ class VoteController(Controller):
             db, state.ctx.audit_key, state.ctx.settings.public_url, vote.assembly_id
         )
         await db.commit()
+        state.ctx.ballot_sheets.forget(vote.id)  # its ballots are now refused before the writer
         await broadcast.announce_vote(state.ctx, vote.id)
         return await vote_out(db, vote)
 
@@ -206,6 +207,7 @@ class VoteController(Controller):
         vote = await service.get_vote(db, vote_id)
         await service.cancel_vote(db, vote, request.user.actor)
         await db.commit()
+        state.ctx.ballot_sheets.forget(vote.id)
         await broadcast.announce_vote(state.ctx, vote.id)
         return await vote_out(db, vote)
 
@@ -305,27 +307,37 @@ class VoteController(Controller):
         vote_id: int,
         data: BallotSubmission,
     ) -> Response[CastOut]:
-        vote = await visible_vote(db, request.user, vote_id)
-        rows, codes = await service.prepare_ballots(
-            db,
-            vote,
-            request.user,
-            [
-                service.CastRequest(
-                    nmo_id=b.nmo_id,
-                    client_ballot_id=b.ballot_id,
-                    choice=b.choice,
-                    marks=b.marks,
-                    tracker=b.tracker,
-                )
-                for b in data.ballots
-            ],
-            state.ctx.ballot_sheets,
-        )
-        await db.commit()  # end the read transaction (nothing written) before the writer runs
-        outcomes = await state.ctx.writer.submit(rows)
+        ctx = state.ctx
+        requests = [
+            service.CastRequest(
+                nmo_id=b.nmo_id,
+                client_ballot_id=b.ballot_id,
+                choice=b.choice,
+                marks=b.marks,
+                tracker=b.tracker,
+            )
+            for b in data.ballots
+        ]
+        # An open vote's sheet answers every check without the database: who may cast for
+        # which NMO, the options, the vote itself. Without one, the vote is read (and the
+        # sheet with it, when the vote is open).
+        sheet = ctx.ballot_sheets.cached(vote_id)
+        vote: Vote | service.OpenVote
+        if sheet is not None:
+            vote = sheet.vote
+            ensure_assembly_access(request.user, vote.assembly_id)
+            rows, codes = await service.check_ballots(db, sheet, request.user, requests)
+        else:
+            vote = await visible_vote(db, request.user, vote_id)
+            rows, codes = await service.prepare_ballots(
+                db, vote, request.user, requests, ctx.ballot_sheets
+            )
+        await db.commit()  # end any read transaction (nothing written) before the writer runs
+        outcomes = await ctx.writer.submit(rows)
+        if any(o.reason == "vote_closed" for o in outcomes):
+            ctx.ballot_sheets.forget(vote_id)  # closed by another process
         results = service.describe_outcomes(vote, outcomes, codes)
-        broadcast.ballots_arrived(state.ctx, vote.id, vote.assembly_id)
+        broadcast.ballots_arrived(ctx, vote.id, vote.assembly_id)
         body = CastOut(
             vote_id=vote.id,
             ballots=[

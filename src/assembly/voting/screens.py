@@ -351,6 +351,7 @@ async def chair_act(
         error, status = exc.message, exc.status
     else:
         await db.commit()
+        ctx_of(state).ballot_sheets.forget(vote_id)  # closed or cancelled: no sheet
         if announce:
             await broadcast.announce_vote(ctx_of(state), vote_id)
         if not is_htmx(request):

@@ -258,7 +258,7 @@ class CastRequest:
     tracker: str = ""
 
 
-def canonical_choice(vote: Vote, option_keys: Sequence[str], req: CastRequest) -> str:
+def canonical_choice(vote: Vote | OpenVote, option_keys: Sequence[str], req: CastRequest) -> str:
     """Check a ballot's content against the vote and return its canonical stored form."""
     if vote.kind == "election":
         from assembly.voting import elections
@@ -304,7 +304,9 @@ def check_tracker(value: str) -> str:
     return value
 
 
-async def why_not_entitled(db: AsyncSession, vote: Vote, principal: Principal, nmo_id: int) -> str:
+async def why_not_entitled(
+    db: AsyncSession, vote: Vote | OpenVote, principal: Principal, nmo_id: int
+) -> str:
     """The precise reason a right holder's ballot for `nmo_id` is refused."""
     nmo = await db.get(Nmo, nmo_id)
     if nmo is None or nmo.assembly_id != vote.assembly_id:
@@ -347,7 +349,7 @@ async def why_not_entitled(db: AsyncSession, vote: Vote, principal: Principal, n
     return ""
 
 
-def refusal_message(vote: Vote, outcome: BallotOutcome, code: str) -> str:
+def refusal_message(vote: Vote | OpenVote, outcome: BallotOutcome, code: str) -> str:
     if outcome.reason == "vote_closed":
         return t("This vote is closed: ballots are no longer accepted.")
     if vote.vote_change_allowed:
@@ -462,17 +464,50 @@ class Caster:
 
 
 @dataclass(frozen=True, slots=True)
-class BallotSheet:
-    """What checking a ballot needs of an open vote: its option keys and who casts for which
-    NMO. Neither can change while the vote is open (the electorate is frozen at opening), so
-    a process reads them once per vote, not once per ballot request."""
+class OpenVote:
+    """What checking and answering a ballot reads of a vote, as it was when the vote's sheet
+    was read (while it was open). None of it changes while the vote is open."""
 
+    id: int
+    assembly_id: int
+    kind: str
+    seats: int
+    method: str
+    secret: bool
+    vote_change_allowed: bool
+    state: str = "open"
+
+    @classmethod
+    def of(cls, vote: Vote) -> OpenVote:
+        return cls(
+            id=vote.id,
+            assembly_id=vote.assembly_id,
+            kind=vote.kind,
+            seats=vote.seats,
+            method=vote.method,
+            secret=vote.secret,
+            vote_change_allowed=vote.vote_change_allowed,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BallotSheet:
+    """What checking a ballot needs of an open vote: the vote, its option keys and who casts
+    for which NMO. None of it can change while the vote is open (the electorate is frozen at
+    opening), so a process reads it once per vote, not once per ballot request."""
+
+    vote: OpenVote
     option_keys: tuple[str, ...]
     casters: Mapping[int, Mapping[int, Caster]]  # delegate id -> NMO id -> right
 
 
 class BallotSheets:
-    """The sheets of the votes this process has taken ballots for, the newest few kept."""
+    """The sheets of the open votes this process has taken ballots for, the newest few kept.
+
+    A sheet is kept only while its vote is open here: closing or cancelling a vote drops it.
+    When another process closes the vote, this one learns it from its ballot writer, which
+    reads the vote's state in the transaction that stores the ballots (so a ballot is never
+    stored in a closed vote), and drops the sheet then."""
 
     KEEP = 32
 
@@ -482,24 +517,47 @@ class BallotSheets:
     def cached(self, vote_id: int) -> BallotSheet | None:
         return self._sheets.get(vote_id)
 
+    def forget(self, vote_id: int) -> None:
+        self._sheets.pop(vote_id, None)
+
     async def of(self, db: AsyncSession, vote: Vote) -> BallotSheet:
         sheet = self._sheets.get(vote.id)
         if sheet is None:
-            sheet = await read_ballot_sheet(db, vote.id)
-            self._sheets[vote.id] = sheet
-            while len(self._sheets) > self.KEEP:
-                del self._sheets[next(iter(self._sheets))]
+            sheet = await read_ballot_sheet(db, vote)
+            if vote.state == "open":
+                self._sheets[vote.id] = sheet
+                while len(self._sheets) > self.KEEP:
+                    del self._sheets[next(iter(self._sheets))]
         return sheet
 
 
-async def read_ballot_sheet(db: AsyncSession, vote_id: int) -> BallotSheet:
+async def read_ballot_sheet(db: AsyncSession, vote: Vote) -> BallotSheet:
     casters: dict[int, dict[int, Caster]] = {}
     for e in (
-        await db.execute(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote_id))
+        await db.execute(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote.id))
     ).scalars():
         if e.cast_by_delegate_id is not None:
             casters.setdefault(e.cast_by_delegate_id, {})[e.nmo_id] = Caster(e.nmo_code, e.weight)
-    return BallotSheet(tuple(o.key for o in await options_of(db, vote_id)), casters)
+    return BallotSheet(
+        OpenVote.of(vote), tuple(o.key for o in await options_of(db, vote.id)), casters
+    )
+
+
+def check_caster(principal: Principal) -> None:
+    if principal.delegate_id is None:
+        raise Forbidden(t("Only a delegate holding a vote can cast a ballot."))
+
+
+def check_open(vote: Vote) -> None:
+    if vote.state != "open":
+        raise Conflict(
+            {
+                "draft": t("This vote has not been opened yet."),
+                "closed": t("This vote is closed: ballots are no longer accepted."),
+                "cancelled": t("This vote was cancelled: ballots are no longer accepted."),
+            }[vote.state],
+            code=f"vote_{vote.state}",
+        )
 
 
 async def prepare_ballots(
@@ -511,24 +569,25 @@ async def prepare_ballots(
 ) -> tuple[list[BallotRow], dict[int, str]]:
     """Check every ballot of a submission; any problem refuses the whole submission.
     `sheets`: the process's ballot sheets of open votes (read afresh without them)."""
-    if principal.delegate_id is None:
-        raise Forbidden(t("Only a delegate holding a vote can cast a ballot."))
-    if vote.state != "open":
-        raise Conflict(
-            {
-                "draft": t("This vote has not been opened yet."),
-                "closed": t("This vote is closed: ballots are no longer accepted."),
-                "cancelled": t("This vote was cancelled: ballots are no longer accepted."),
-            }[vote.state],
-            code=f"vote_{vote.state}",
-        )
+    check_caster(principal)
+    check_open(vote)
+    sheet = await (sheets.of(db, vote) if sheets else read_ballot_sheet(db, vote))
+    return await check_ballots(db, sheet, principal, requests)
+
+
+async def check_ballots(
+    db: AsyncSession, sheet: BallotSheet, principal: Principal, requests: Sequence[CastRequest]
+) -> tuple[list[BallotRow], dict[int, str]]:
+    """Check a submission against an open vote's sheet (the database is read only to say
+    why a right is not the caster's); return the rows for the writer and the NMO codes."""
+    check_caster(principal)
     if not requests:
         raise Invalid(t("The submission holds no ballot."))
     if len(requests) > 100:
         raise Invalid(t("At most 100 ballots can be sent at once."))
-    sheet = await (sheets.of(db, vote) if sheets else read_ballot_sheet(db, vote.id))
+    vote = sheet.vote
     option_keys = list(sheet.option_keys)
-    mine = sheet.casters.get(principal.delegate_id, {})
+    mine = sheet.casters.get(principal.delegate_id or 0, {})
     rows: list[BallotRow] = []
     codes: dict[int, str] = {}
     for req in requests:
@@ -558,7 +617,7 @@ async def prepare_ballots(
 
 
 def describe_outcomes(
-    vote: Vote, outcomes: Sequence[BallotOutcome], codes: dict[int, str]
+    vote: Vote | OpenVote, outcomes: Sequence[BallotOutcome], codes: dict[int, str]
 ) -> list[CastResult]:
     results = []
     for o in outcomes:
