@@ -157,7 +157,7 @@ async def _vote_view(ctx: AppContext, vote_id: int) -> dict[str, Any] | None:
 
     async with ctx.session_maker() as db:
         vote = await db.get(Vote, vote_id)
-        return None if vote is None else await vote_view(db, vote)
+        return None if vote is None else await vote_view(db, vote, ctx.ballot_sheets)
 
 
 @never_fails

@@ -23,7 +23,7 @@ from assembly.i18n import t
 from assembly.live import broadcast
 from assembly.openapi import ErrorBody
 from assembly.voting import service
-from assembly.voting.models import Ballot, Vote
+from assembly.voting.models import Vote
 from assembly.voting.schemas import (
     BallotResultOut,
     BallotSubmission,
@@ -75,29 +75,39 @@ async def visible_vote(db: AsyncSession, principal: Principal, vote_id: int) -> 
     return vote
 
 
-async def turnout_out(db: AsyncSession, vote: Vote) -> TurnoutOut:
-    count, weight = await service.turnout(db, vote)
-    electorate = await service.electorate_of(db, vote.id)
+async def turnout_out(
+    db: AsyncSession, vote: Vote, sheets: service.BallotSheets | None = None
+) -> TurnoutOut:
+    """Who has voted so far. An open vote's electorate comes from `sheets` when given (read
+    once per process: pushed several times a second while ballots arrive, this read every
+    voting right again each time); only the NMOs that voted are read."""
+    if sheets is not None and vote.state == "open":
+        electorate = (await sheets.of(db, vote)).electorate
+    else:
+        entries = await service.electorate_of(db, vote.id)
+        electorate = tuple((e.nmo_id, e.nmo_code, e.weight) for e in entries)
+    voted = await service.voted_nmos(db, vote) if vote.state != "draft" else set()
     not_voted: list[str] | None = None
     if not vote.secret and vote.state != "draft":
-        voted = set(
-            (await db.execute(select(Ballot.nmo_id).where(Ballot.vote_id == vote.id))).scalars()
-        )
-        not_voted = [e.nmo_code for e in electorate if e.nmo_id not in voted]
+        not_voted = [code for nmo_id, code, _ in electorate if nmo_id not in voted]
     return TurnoutOut(
         vote_id=vote.id,
         state=vote.state,
-        ballots=count,
-        weight_cast=credential_rules.format_weight(weight),
+        ballots=len(voted),
+        weight_cast=credential_rules.format_weight(
+            sum((w for nmo_id, _, w in electorate if nmo_id in voted), start=Fraction(0))
+        ),
         electorate=len(electorate),
         electorate_weight=credential_rules.format_weight(
-            sum((e.weight for e in electorate), start=Fraction(0))
+            sum((w for _, _, w in electorate), start=Fraction(0))
         ),
         not_voted=not_voted,
     )
 
 
-async def vote_view(db: AsyncSession, vote: Vote | None) -> dict[str, Any]:
+async def vote_view(
+    db: AsyncSession, vote: Vote | None, sheets: service.BallotSheets | None = None
+) -> dict[str, Any]:
     """What the shared fragments (panel, banner, turnout) render for a vote; once it is closed,
     the audit log's checkpoint signed at its close, which the result is shown with."""
     if vote is None:
@@ -107,7 +117,7 @@ async def vote_view(db: AsyncSession, vote: Vote | None) -> dict[str, Any]:
         checkpoint = await audit_screens.vote_checkpoint(db, vote.assembly_id, vote.id)
     return {
         "vote": await vote_out(db, vote),
-        "turnout": await turnout_out(db, vote),
+        "turnout": await turnout_out(db, vote, sheets),
         "checkpoint": checkpoint,
     }
 

@@ -499,6 +499,8 @@ class BallotSheet:
     vote: OpenVote
     option_keys: tuple[str, ...]
     casters: Mapping[int, Mapping[int, Caster]]  # delegate id -> NMO id -> right
+    # Every voting right (with a caster or not): (NMO id, code, weight), by code.
+    electorate: tuple[tuple[int, str, Fraction], ...] = ()
 
 
 class BallotSheets:
@@ -533,14 +535,22 @@ class BallotSheets:
 
 async def read_ballot_sheet(db: AsyncSession, vote: Vote) -> BallotSheet:
     casters: dict[int, dict[int, Caster]] = {}
-    for e in (
-        await db.execute(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote.id))
-    ).scalars():
+    entries = await electorate_of(db, vote.id)
+    for e in entries:
         if e.cast_by_delegate_id is not None:
             casters.setdefault(e.cast_by_delegate_id, {})[e.nmo_id] = Caster(e.nmo_code, e.weight)
     return BallotSheet(
-        OpenVote.of(vote), tuple(o.key for o in await options_of(db, vote.id)), casters
+        OpenVote.of(vote),
+        tuple(o.key for o in await options_of(db, vote.id)),
+        casters,
+        tuple((e.nmo_id, e.nmo_code, e.weight) for e in entries),
     )
+
+
+async def voted_nmos(db: AsyncSession, vote: Vote) -> set[int]:
+    """The NMOs that have cast a ballot in the vote (for a secret vote: took part)."""
+    table = Participation if vote.secret else Ballot
+    return set((await db.execute(select(table.nmo_id).where(table.vote_id == vote.id))).scalars())
 
 
 def check_caster(principal: Principal) -> None:
