@@ -76,3 +76,26 @@ def test_the_channel_prefix_is_the_postgresql_database_name_unless_set() -> None
     assert Settings.from_env({**pg, "ASSEMBLY_CHANNEL_PREFIX": "spring"}).channel_prefix == "spring"
     assert Settings.from_env({**pg, "ASSEMBLY_CHANNEL_PREFIX": ""}).channel_prefix == ""
     assert Settings.from_env({}).channel_prefix == ""  # SQLite: one process
+
+
+def test_a_server_process_tunes_its_garbage_collector_once_started() -> None:
+    """`assembly serve` builds its app with create_server_app, which freezes what start-up
+    made and collects the youngest generation less often (in a child process: the test
+    process's own collector stays as it is)."""
+    import subprocess
+    import sys
+
+    from assembly.app import GC_GEN0_THRESHOLD, create_server_app, tune_gc
+
+    program = (
+        "import gc; from assembly.app import tune_gc; "
+        "before = gc.get_freeze_count(); tune_gc(); "
+        "print(before, gc.get_freeze_count(), gc.get_threshold()[0])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
+    )
+    before, frozen, threshold = (int(x) for x in done.stdout.split())
+    assert before == 0 and frozen > 10_000, done.stdout  # start-up's objects, frozen
+    assert threshold == GC_GEN0_THRESHOLD
+    assert tune_gc in create_server_app().on_startup

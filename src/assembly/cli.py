@@ -168,7 +168,7 @@ def _run_server(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        "assembly.app:create_app",
+        "assembly.app:create_server_app",
         factory=True,
         host=host,
         port=port,

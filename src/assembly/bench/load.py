@@ -480,5 +480,10 @@ async def run_plenary(
     warm_up: bool,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
+    from assembly.app import tune_gc
+
+    # The load generator holds as many sockets as the server: without this its own full
+    # collections (up to 0.3 s) would delay when it sees the messages it times.
+    tune_gc()
     plenary = Plenary(server, seeded, concurrency, idle, warm_up, log)
     return await plenary.run()
