@@ -5,6 +5,7 @@ and elections.py; this module stores and loads.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -515,6 +516,10 @@ class BallotSheets:
 
     def __init__(self) -> None:
         self._sheets: dict[int, BallotSheet] = {}
+        # Reads under way: the first ballots of a vote arrive together, and every one of them
+        # reading the whole electorate at once made the burst's slowest requests.
+        self._reading: dict[int, asyncio.Future[BallotSheet]] = {}
+        self.reads = 0
 
     def cached(self, vote_id: int) -> BallotSheet | None:
         return self._sheets.get(vote_id)
@@ -524,12 +529,37 @@ class BallotSheets:
 
     async def of(self, db: AsyncSession, vote: Vote) -> BallotSheet:
         sheet = self._sheets.get(vote.id)
-        if sheet is None:
+        if sheet is not None:
+            return sheet
+        loop = asyncio.get_running_loop()
+        reading = self._reading.get(vote.id)
+        if reading is not None and reading.get_loop() is loop:
+            try:
+                return await asyncio.shield(reading)  # one read serves every request waiting
+            except asyncio.CancelledError:
+                if not reading.cancelled():
+                    raise  # this request was cancelled
+            # the request reading it was cancelled: read it here
+        reading = self._reading[vote.id] = loop.create_future()
+        try:
             sheet = await read_ballot_sheet(db, vote)
-            if vote.state == "open":
-                self._sheets[vote.id] = sheet
-                while len(self._sheets) > self.KEEP:
-                    del self._sheets[next(iter(self._sheets))]
+        except Exception as exc:
+            reading.set_exception(exc)
+            reading.exception()  # retrieved here, whether or not anyone else waits
+            raise
+        except BaseException:  # cancelled: the requests waiting read it themselves
+            reading.cancel()
+            raise
+        finally:
+            if self._reading.get(vote.id) is reading:
+                del self._reading[vote.id]
+        self.reads += 1
+        if not reading.done():
+            reading.set_result(sheet)
+        if vote.state == "open":
+            self._sheets[vote.id] = sheet
+            while len(self._sheets) > self.KEEP:
+                del self._sheets[next(iter(self._sheets))]
         return sheet
 
 

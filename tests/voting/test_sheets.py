@@ -1,0 +1,93 @@
+"""An open vote's ballot sheet is read once per process, however many ballots arrive at once
+(voting.service.BallotSheets)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from assembly.voting import service
+
+
+def sheet_for(vote: Any) -> service.BallotSheet:
+    return service.BallotSheet(
+        service.OpenVote(vote.id, 1, "motion", 1, "rounds", False, False), ("yes",), {}
+    )
+
+
+async def test_ballots_arriving_together_wait_for_one_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[int] = []
+
+    async def read(_db: Any, vote: Any) -> service.BallotSheet:
+        reads.append(vote.id)
+        await asyncio.sleep(0.05)
+        return sheet_for(vote)
+
+    monkeypatch.setattr(service, "read_ballot_sheet", read)
+    sheets = service.BallotSheets()
+    vote: Any = SimpleNamespace(id=7, state="open")
+    got = await asyncio.gather(*(sheets.of(None, vote) for _ in range(50)))
+    assert reads == [7]
+    assert all(g is got[0] for g in got)
+    assert sheets.cached(7) is got[0] and sheets.reads == 1
+
+
+async def test_a_failed_read_fails_its_waiters_and_the_next_ballot_reads_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+
+    async def read(_db: Any, vote: Any) -> service.BallotSheet:
+        calls.append(vote.id)
+        await asyncio.sleep(0.02)
+        if len(calls) == 1:
+            raise RuntimeError("database gone")
+        return sheet_for(vote)
+
+    monkeypatch.setattr(service, "read_ballot_sheet", read)
+    sheets = service.BallotSheets()
+    vote: Any = SimpleNamespace(id=3, state="open")
+    outcomes = await asyncio.gather(
+        *(sheets.of(None, vote) for _ in range(5)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(o, RuntimeError) for o in outcomes) and calls == [3]
+    assert sheets.cached(3) is None
+    assert (await sheets.of(None, vote)).vote.id == 3
+    assert calls == [3, 3]
+
+
+async def test_a_cancelled_reader_leaves_its_waiters_to_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+
+    async def read(_db: Any, vote: Any) -> service.BallotSheet:
+        calls.append(vote.id)
+        await asyncio.sleep(0.05)
+        return sheet_for(vote)
+
+    monkeypatch.setattr(service, "read_ballot_sheet", read)
+    sheets = service.BallotSheets()
+    vote: Any = SimpleNamespace(id=4, state="open")
+    first = asyncio.create_task(sheets.of(None, vote))
+    await asyncio.sleep(0.01)
+    waiter = asyncio.create_task(sheets.of(None, vote))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    assert (await waiter).vote.id == 4
+    assert calls == [4, 4]
+
+
+async def test_a_sheet_is_kept_only_for_an_open_vote(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def read(_db: Any, vote: Any) -> service.BallotSheet:
+        return sheet_for(vote)
+
+    monkeypatch.setattr(service, "read_ballot_sheet", read)
+    sheets = service.BallotSheets()
+    closed: Any = SimpleNamespace(id=5, state="closed")
+    await sheets.of(None, closed)
+    assert sheets.cached(5) is None
