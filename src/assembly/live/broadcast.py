@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 from assembly import i18n
@@ -162,8 +163,10 @@ async def _vote_view(ctx: AppContext, vote_id: int) -> dict[str, Any] | None:
 
 @never_fails
 async def announce_vote(ctx: AppContext, vote_id: int) -> None:
-    """After a vote changes: the shared panel and banner to every screen (rendered once),
-    and to each right holder their own ballot with its receipts, from the server's state.
+    """After a vote changes: the banner to every screen and the panel to the room's screens
+    (rendered once per language), and to each right holder their own ballot with its
+    receipts, from the server's state. Phones have no panel: with its list of the NMOs yet
+    to vote it was 20 kB for each of 2,000 phones, thrown away on arrival.
 
     A draft is the chair's own: nothing is announced of it unless the chair puts it on the
     projector (to let the room read the question before it opens)."""
@@ -175,27 +178,130 @@ async def announce_vote(ctx: AppContext, vote_id: int) -> None:
         row = await db.get(Vote, vote_id)
         if row is None or (row.opened_at is None and not row.on_projector):
             return
-        view = await vote_view(db, row)
+        view = await vote_view(db, row, ctx.ballot_sheets)  # an open vote's sheet, read now
         rights = await service.rights_by_delegate(db, row)
         languages = await delegate_languages(db, row.assembly_id) if rights else {}
     vote = view["vote"]
     if row.subject_kind == "motion":  # its motion and the list it may close are on every screen
         await announce_floor(ctx, row.assembly_id)
-    for template in ("fragments/vote_panel.html", "fragments/vote_banner.html"):
-        publish_in_every_language(ctx, assembly_topic, vote.assembly_id, template, oob=True, **view)
+    publish_in_every_language(
+        ctx, screens_topic, vote.assembly_id, "fragments/vote_panel.html", oob=True, **view
+    )
+    publish_in_every_language(
+        ctx, assembly_topic, vote.assembly_id, "fragments/vote_banner.html", oob=True, **view
+    )
+    for delegate_id, html in personal_ballots(ctx, vote, rights, languages):
+        publish(ctx, delegate_topic(delegate_id), html)
+
+
+# Stand-ins for one right's NMO id, code and receipt in a ballot rendered once per shape:
+# letters and digits, so HTML escaping and URL encoding leave them as they are.
+_STAND_IN = "QZXJ{index}{field}Z"
+_STAND_INS = re.compile(r"QZXJ(\d+)([NCR])Z")
+
+
+class _StandIn:
+    """A right's NMO id, code or receipt in a ballot rendered once per shape. It can be
+    printed (escaped, joined, URL-encoded, put into a message) and nothing else: a template
+    that tests, compares, measures or transforms it raises TypeError, and that shape is then
+    rendered for each holder instead."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __html__(self) -> str:
+        return self.text
+
+    def __format__(self, spec: str) -> str:
+        if spec:
+            self._refuse()
+        return self.text
+
+    def _refuse(self, *_args: Any) -> Any:
+        raise TypeError("a stand-in can only be printed")
+
+    __bool__ = __len__ = __iter__ = __getitem__ = __contains__ = _refuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __add__ = __radd__ = __mul__ = __mod__ = __int__ = __float__ = __index__ = _refuse
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _stand_ins(rights: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            **right,
+            "nmo_id": _StandIn(_STAND_IN.format(index=i, field="N")),
+            "nmo_code": _StandIn(_STAND_IN.format(index=i, field="C")),
+            "receipt": _StandIn(_STAND_IN.format(index=i, field="R")) if right["receipt"] else "",
+        }
+        for i, right in enumerate(rights)
+    ]
+
+
+def _filled(skeleton: str, rights: list[dict[str, Any]]) -> str:
+    """The skeleton with each stand-in replaced, in one pass (a code that happens to look
+    like a stand-in is not replaced again)."""
+    from markupsafe import escape
+
+    def value(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        if index >= len(rights):
+            return match.group(0)
+        right = rights[index]
+        field = match.group(2)
+        if field == "N":
+            return str(int(right["nmo_id"]))
+        return str(escape(right["nmo_code"] if field == "C" else right["receipt"]))
+
+    return _STAND_INS.sub(value, skeleton)
+
+
+def personal_ballots(
+    ctx: AppContext,
+    vote: Any,
+    rights: dict[int, list[dict[str, Any]]],
+    languages: dict[int, str],
+) -> Iterator[tuple[int, str]]:
+    """Each right holder's ballot (fragments/my_ballot.html), in their language.
+
+    Most holders' ballots look alike: one right of weight 1, not yet cast; a proxy holder's
+    two. Such ballots differ only in the NMO ids, codes and receipts printed in them, so each
+    shape (language; per right: proxy or not, weight, cast or not) is rendered once with
+    stand-ins, which are then replaced per holder (escaped as the template would). Rendering
+    every ballot took 0.2 ms each, 0.4 s of a 2,000-phone vote's opening before anyone could
+    vote. A stand-in refuses to be anything but printed, and the shape's first holder is
+    also rendered directly and must come out the same; otherwise that shape falls back to
+    rendering each holder."""
+    template = "fragments/my_ballot.html"
+    skeletons: dict[tuple[Any, ...], str | None] = {}
     for delegate_id, mine in rights.items():
-        publish(
-            ctx,
-            delegate_topic(delegate_id),
-            render_for(
-                ctx,
-                languages.get(delegate_id),
-                "fragments/my_ballot.html",
-                oob=True,
-                vote=vote,
-                rights=mine,
-            ),
-        )
+        lang = languages.get(delegate_id)
+        shape = (lang, tuple((r["via_proxy"], r["weight"], bool(r["receipt"])) for r in mine))
+        if shape not in skeletons:
+            direct = render_for(ctx, lang, template, oob=True, vote=vote, rights=mine)
+            try:
+                skeleton: str | None = render_for(
+                    ctx, lang, template, oob=True, vote=vote, rights=_stand_ins(mine)
+                )
+            except TypeError:  # the template does more than print them
+                skeleton = None
+            if skeleton is not None and _filled(skeleton, mine) != direct:
+                skeleton = None
+            if skeleton is None:
+                log.warning("%s cannot be rendered once per shape %r", template, shape)
+            skeletons[shape] = skeleton
+            yield delegate_id, direct
+            continue
+        known = skeletons[shape]
+        if known is None:
+            yield delegate_id, render_for(ctx, lang, template, oob=True, vote=vote, rights=mine)
+        else:
+            yield delegate_id, _filled(known, mine)
 
 
 def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:

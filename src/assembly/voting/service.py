@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly.audit import record as audit_record
@@ -198,7 +198,23 @@ async def open_vote(
         )
         for e in standing.electorate
     ]
-    db.add_all(entries)
+    # One multi-row INSERT: the unit of work's flush of 2,000 entries took half a second of
+    # a vote's opening. The entries stay out of the session (nothing reads them back from it).
+    await db.execute(
+        insert(ElectorateEntry),
+        [
+            {
+                "vote_id": e.vote_id,
+                "nmo_id": e.nmo_id,
+                "nmo_code": e.nmo_code,
+                "weight": e.weight,
+                "cast_by_nmo_id": e.cast_by_nmo_id,
+                "cast_by_delegate_id": e.cast_by_delegate_id,
+                "via_proxy": e.via_proxy,
+            }
+            for e in entries
+        ],
+    )
     now = utcnow()
     vote.state = "open"
     vote.opened_at = now
