@@ -146,3 +146,20 @@ def test_a_template_that_tests_a_code_falls_back_to_rendering_each_ballot(
         got = dict(personal_ballots(Ctx(env), a_vote(), holders, {}))  # type: ignore[arg-type]
     assert got == {1: "long ABCD", 2: "short AB"}
     assert "cannot be rendered once per shape" in caplog.text
+
+
+def test_closed_ballots_with_receipts_are_filled_in_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A close pushes every holder their receipts (with download links): one shape too."""
+    start_reading()
+    rendered: list[str] = []
+    real = broadcast.render_for
+
+    def counting(*args: Any, **kwargs: Any) -> str:
+        rendered.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(broadcast, "render_for", counting)
+    holders = {d: [right(d, f"N{d}", receipt=f"ABCDE-{d:05d}")] for d in range(1, 301)}
+    got = dict(personal_ballots(CTX, a_vote("closed"), holders, {}))  # type: ignore[arg-type]
+    assert "receipt=ABCDE-00042" in got[42] and "N42" in got[42]
+    assert len(rendered) == 2

@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly.audit import merkle, notes
@@ -109,8 +109,23 @@ async def append_many(
                 created_at=moment,
             )
         )
-    db.add_all(out)
-    await db.flush()
+    # One multi-row INSERT, in the caller's transaction: the unit of work's flush of a vote's
+    # 2,000 ballot entries took 0.6 s of its close. The entries returned are not in the
+    # session (callers read their seq and hashes; the log itself is read back by queries).
+    await db.execute(
+        insert(AuditEntry),
+        [
+            {
+                "assembly_id": e.assembly_id,
+                "seq": e.seq,
+                "kind": e.kind,
+                "data": e.data,
+                "leaf_hash": e.leaf_hash,
+                "created_at": e.created_at,
+            }
+            for e in out
+        ],
+    )
     return out
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assembly.audit import log
 from assembly.audit.canonical import canonical
 from assembly.credentials.models import Nmo
-from assembly.voting.models import Ballot, ElectorateEntry, Participation, SecretChoice, Vote
+from assembly.voting.models import Ballot, ElectorateRow, Participation, SecretChoice, Vote
 
 
 def weight_text(value: Fraction | None) -> str | None:
@@ -32,7 +32,7 @@ def text_hash(paragraphs: Sequence[dict[str, str]]) -> str:
 
 
 async def vote_opened(
-    db: AsyncSession, vote: Vote, options: Sequence[str], electorate: Sequence[ElectorateEntry]
+    db: AsyncSession, vote: Vote, options: Sequence[str], electorate: Sequence[ElectorateRow]
 ) -> None:
     await log.append(
         db,
@@ -79,21 +79,23 @@ async def vote_closed(db: AsyncSession, vote: Vote, result: dict[str, Any]) -> N
     }
     items: list[tuple[str, Mapping[str, object]]] = []
     if not vote.secret:
-        ballots = (
-            await db.execute(select(Ballot).where(Ballot.vote_id == vote.id).order_by(Ballot.id))
-        ).scalars()
+        ballots = await db.execute(
+            select(Ballot.nmo_id, Ballot.weight, Ballot.choice, Ballot.receipt)
+            .where(Ballot.vote_id == vote.id)
+            .order_by(Ballot.id)
+        )
         items.extend(
             (
                 "ballot",
                 {
                     "vote": vote.id,
-                    "nmo": codes.get(ballot.nmo_id, str(ballot.nmo_id)),
-                    "weight": str(ballot.weight),
-                    "choice": json.loads(ballot.choice),
-                    "receipt": ballot.receipt,
+                    "nmo": codes.get(nmo_id, str(nmo_id)),
+                    "weight": str(weight),
+                    "choice": json.loads(choice),
+                    "receipt": receipt,
                 },
             )
-            for ballot in ballots
+            for nmo_id, weight, choice, receipt in ballots
         )
     else:
         voted = (

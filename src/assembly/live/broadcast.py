@@ -6,6 +6,7 @@ fragments are rendered in that delegate's own language."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import logging
@@ -190,9 +191,15 @@ async def announce_vote(ctx: AppContext, vote_id: int) -> None:
     publish_in_every_language(
         ctx, assembly_topic, vote.assembly_id, "fragments/vote_banner.html", oob=True, **view
     )
-    for delegate_id, html in personal_ballots(ctx, vote, rights, languages):
+    for count, (delegate_id, html) in enumerate(personal_ballots(ctx, vote, rights, languages)):
         publish(ctx, delegate_topic(delegate_id), html)
+        if count % BALLOTS_BETWEEN_SENDS == 0:
+            # Let the sockets send what is published so far (the room's screens first, then
+            # the first ballots) while the rest are made.
+            await asyncio.sleep(0)
 
+
+BALLOTS_BETWEEN_SENDS = 200
 
 # Stand-ins for one right's NMO id, code and receipt in a ballot rendered once per shape:
 # letters and digits, so HTML escaping and URL encoding leave them as they are.
@@ -225,7 +232,8 @@ class _StandIn:
     def _refuse(self, *_args: Any) -> Any:
         raise TypeError("a stand-in can only be printed")
 
-    __bool__ = __len__ = __iter__ = __getitem__ = __contains__ = _refuse
+    # No __iter__: filters such as urlencode treat a non-iterable as one value to print.
+    __bool__ = __len__ = __getitem__ = __contains__ = _refuse
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
     __add__ = __radd__ = __mul__ = __mod__ = __int__ = __float__ = __index__ = _refuse
     __hash__ = None  # type: ignore[assignment]
