@@ -37,7 +37,8 @@ MAX_BATCH = 500
 
 
 def new_receipt() -> str:
-    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(10))
+    # 32 letters: each random byte picks one without bias (256 = 8 x 32), 50 bits in all.
+    raw = "".join(RECEIPT_ALPHABET[b % 32] for b in secrets.token_bytes(10))
     return f"{raw[:5]}-{raw[5:]}"
 
 
@@ -184,48 +185,47 @@ async def write_batch(
     named = [(i, r, rc) for i, r, rc in batch_rows if not r.secret]
     secret = [(i, r, rc) for i, r, rc in batch_rows if r.secret]
     inserted: set[tuple[int, int]] = set()
+    # Each INSERT is one statement run with a list of parameters (SQLAlchemy sends it as
+    # multi-row INSERTs): compiled once per process, where a VALUES list built per batch was
+    # compiled afresh for every batch.
     if named:
         stmt = (
             _insert(conn, Ballot)
-            .values(
-                [
-                    {
-                        "vote_id": r.vote_id,
-                        "nmo_id": r.nmo_id,
-                        "client_ballot_id": r.client_ballot_id,
-                        "choice": r.choice,
-                        "weight": r.weight,
-                        "cast_by_delegate_id": r.cast_by_delegate_id,
-                        "receipt": rc,
-                        "cast_at": now,
-                    }
-                    for _, r, rc in named
-                ]
-            )
             .on_conflict_do_nothing(index_elements=["vote_id", "nmo_id"])
             .returning(Ballot.vote_id, Ballot.nmo_id)
         )
-        inserted |= {(v, n) for v, n in await conn.execute(stmt)}
+        params = [
+            {
+                "vote_id": r.vote_id,
+                "nmo_id": r.nmo_id,
+                "client_ballot_id": r.client_ballot_id,
+                "choice": r.choice,
+                "weight": r.weight,
+                "cast_by_delegate_id": r.cast_by_delegate_id,
+                "receipt": rc,
+                "cast_at": now,
+            }
+            for _, r, rc in named
+        ]
+        inserted |= {(v, n) for v, n in await conn.execute(stmt, params)}
     if secret:
         stmt = (
             _insert(conn, Participation)
-            .values(
-                [
-                    {
-                        "vote_id": r.vote_id,
-                        "nmo_id": r.nmo_id,
-                        "client_ballot_id": r.client_ballot_id,
-                        "cast_by_delegate_id": r.cast_by_delegate_id,
-                        "receipt": rc,
-                        "cast_at": now,
-                    }
-                    for _, r, rc in secret
-                ]
-            )
             .on_conflict_do_nothing(index_elements=["vote_id", "nmo_id"])
             .returning(Participation.vote_id, Participation.nmo_id)
         )
-        new_secret = {(v, n) for v, n in await conn.execute(stmt)}
+        params = [
+            {
+                "vote_id": r.vote_id,
+                "nmo_id": r.nmo_id,
+                "client_ballot_id": r.client_ballot_id,
+                "cast_by_delegate_id": r.cast_by_delegate_id,
+                "receipt": rc,
+                "cast_at": now,
+            }
+            for _, r, rc in secret
+        ]
+        new_secret = {(v, n) for v, n in await conn.execute(stmt, params)}
         inserted |= new_secret
         choices = [
             {
@@ -240,7 +240,7 @@ async def write_batch(
         ]
         rng.shuffle(choices)  # insertion order must not follow participation order
         if choices:
-            await conn.execute(_insert(conn, SecretChoice).values(choices))
+            await conn.execute(_insert(conn, SecretChoice), choices)
     for i, row, receipt in batch_rows:
         if (row.vote_id, row.nmo_id) in inserted:
             outcomes[i] = BallotOutcome(row.nmo_id, "recorded", receipt=receipt)
