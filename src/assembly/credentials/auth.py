@@ -159,42 +159,55 @@ async def principal_for_session(connection: ASGIConnection[Any, Any, Any, Any]) 
 async def _principal_of(
     session_maker: async_sessionmaker[AsyncSession], secret_hash: str
 ) -> tuple[Principal, dt.datetime | None]:
-    """The principal of a session and when the session expires (None: no such session)."""
+    """The principal of a session and when the session expires (None: no such session), in
+    one query: the session, and its staff user or its delegate with the delegate's NMO."""
     from assembly.credentials.models import Delegate, LoginSession, Nmo, StaffUser
 
-    async with session_maker() as db:
-        row = (
-            await db.execute(select(LoginSession).where(LoginSession.secret_hash == secret_hash))
-        ).scalar_one_or_none()
-        if row is None or row.expires_at < utcnow():
-            return PUBLIC, None
-        if row.staff_user_id is not None:
-            staff = await db.get(StaffUser, row.staff_user_id)
-            if staff is None or not staff.active:
-                return PUBLIC, row.expires_at
-            principal = Principal(Role(staff.role), name=staff.username, staff_user_id=staff.id)
-            return principal, row.expires_at
-        result = (
-            await db.execute(
-                select(Delegate, Nmo.assembly_id)
-                .join(Nmo, Nmo.id == Delegate.nmo_id)
-                .where(Delegate.id == row.delegate_id)
-            )
-        ).one_or_none()
-        if result is None:
-            return PUBLIC, row.expires_at
-        delegate, assembly_id = result
-        role = Role.observer if delegate.role == "observer" else Role.delegate
-        principal = Principal(
-            role,
-            name=delegate.name,
-            delegate_id=delegate.id,
-            nmo_id=delegate.nmo_id,
-            assembly_id=assembly_id,
-            is_head=delegate.role == "head",
-            language=delegate.language,
+    query = (
+        select(
+            LoginSession.expires_at,
+            LoginSession.staff_user_id,
+            StaffUser.role,
+            StaffUser.username,
+            StaffUser.active,
+            Delegate.id,
+            Delegate.name,
+            Delegate.nmo_id,
+            Delegate.role,
+            Delegate.language,
+            Nmo.assembly_id,
         )
-        return principal, row.expires_at
+        .select_from(LoginSession)
+        .outerjoin(StaffUser, StaffUser.id == LoginSession.staff_user_id)
+        .outerjoin(Delegate, Delegate.id == LoginSession.delegate_id)
+        .outerjoin(Nmo, Nmo.id == Delegate.nmo_id)
+        .where(LoginSession.secret_hash == secret_hash)
+    )
+    async with session_maker() as db:
+        row = (await db.execute(query)).one_or_none()
+    if row is None:
+        return PUBLIC, None
+    (expires_at, staff_id, staff_role, username, active) = row[:5]
+    (delegate_id, name, nmo_id, delegate_role, language, assembly_id) = row[5:]
+    if expires_at < utcnow():
+        return PUBLIC, None
+    if staff_id is not None:
+        if staff_role is None or not active:
+            return PUBLIC, expires_at
+        return Principal(Role(staff_role), name=username, staff_user_id=staff_id), expires_at
+    if delegate_id is None or assembly_id is None:
+        return PUBLIC, expires_at
+    role = Role.observer if delegate_role == "observer" else Role.delegate
+    principal = Principal(
+        role,
+        name=name,
+        delegate_id=delegate_id,
+        nmo_id=nmo_id,
+        assembly_id=assembly_id,
+        is_head=delegate_role == "head",
+        language=language,
+    )
+    return principal, expires_at
 
 
 class SessionAuthMiddleware(AbstractAuthenticationMiddleware):
