@@ -17,6 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, String, TypeDecorator, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -105,6 +106,17 @@ def only_reading() -> Iterator[None]:
         yield
     finally:
         WRITE_INTENT.reset(token)
+
+
+@contextlib.asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for a lone read that needs no transaction of its own (who a session is,
+    the login counter): on PostgreSQL in autocommit, which saves the BEGIN and ROLLBACK round
+    trips around it; on SQLite in a deferred transaction as usual (see only_reading)."""
+    async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

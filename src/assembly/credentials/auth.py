@@ -20,10 +20,10 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.credentials.principals import Principals
-from assembly.db import only_reading, utcnow
+from assembly.db import only_reading, reading, utcnow
 from assembly.errors import Forbidden, LoginRequired
 from assembly.i18n import t
 
@@ -146,18 +146,18 @@ async def principal_for_session(connection: ASGIConnection[Any, Any, Any, Any]) 
     principals: Principals = ctx.principals
     key = hash_secret(secret)
     with only_reading():
-        await principals.up_to_date(ctx.session_maker)
+        await principals.up_to_date(ctx.engine)
         cached = principals.get(key)
         if cached is not None:
             return cached
         generation = principals.generation  # before reading: see Principals.put
-        principal, expires_at = await _principal_of(ctx.session_maker, key)
+        principal, expires_at = await _principal_of(ctx.engine, key)
     principals.put(key, principal, generation, expires_at)
     return principal
 
 
 async def _principal_of(
-    session_maker: async_sessionmaker[AsyncSession], secret_hash: str
+    engine: AsyncEngine, secret_hash: str
 ) -> tuple[Principal, dt.datetime | None]:
     """The principal of a session and when the session expires (None: no such session), in
     one query: the session, and its staff user or its delegate with the delegate's NMO."""
@@ -183,8 +183,8 @@ async def _principal_of(
         .outerjoin(Nmo, Nmo.id == Delegate.nmo_id)
         .where(LoginSession.secret_hash == secret_hash)
     )
-    async with session_maker() as db:
-        row = (await db.execute(query)).one_or_none()
+    async with reading(engine) as conn:
+        row = (await conn.execute(query)).one_or_none()
     if row is None:
         return PUBLIC, None
     (expires_at, staff_id, staff_role, username, active) = row[:5]

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from assembly.db import utcnow
+from assembly.db import reading, utcnow
 
 if TYPE_CHECKING:
     from assembly.credentials.auth import Principal
@@ -102,7 +102,7 @@ class Principals:
         self._check_after = 0.0  # monotonic time of the next look at auth_generation
         self._seen: int | None = None  # auth_generation's value at the last look
 
-    async def up_to_date(self, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    async def up_to_date(self, engine: AsyncEngine) -> None:
         """Forget everything if auth_generation has moved since the last look; looks at most
         every GENERATION_CHECK_S (the requests in between use what is remembered)."""
         from assembly.credentials.models import AuthGeneration
@@ -112,8 +112,8 @@ class Principals:
             return
         self._check_after = now + GENERATION_CHECK_S
         try:
-            async with session_maker() as db:
-                seen = await db.scalar(select(AuthGeneration.n).where(AuthGeneration.id == 1))
+            async with reading(engine) as conn:
+                seen = await conn.scalar(select(AuthGeneration.n).where(AuthGeneration.id == 1))
         except BaseException:
             self._check_after = 0.0  # look again with the next request
             raise
