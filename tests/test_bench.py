@@ -53,6 +53,10 @@ def check_figures(figures: dict[str, Any], config: str) -> None:
     assert figures["ballots_refused"] == 0
     assert figures["proxies"] == DELEGATES * 5 // 100
     assert figures["ballots_per_s"] > 0 and figures["rss_mb"] > 0
+    # Which side was busy, in each timed phase: the server or the load generator.
+    for phase in ("baseline", "fanout", "burst"):
+        assert figures[f"{phase}_server_cores"] > 0, phase
+        assert figures[f"{phase}_load_cores"] >= 0, phase
 
 
 @pytest.mark.skipif(

@@ -40,6 +40,8 @@ TABLE = [
     ("fanout_p50_ms", "fan-out p50 (ms)"),
     ("fanout_p99_ms", "fan-out p99 (ms)"),
     ("fanout_max_ms", "fan-out max (ms)"),
+    ("fanout_server_cores", "server CPU in the fan-out (cores)"),
+    ("fanout_load_cores", "load generator CPU in the fan-out (cores)"),
     ("ballots_per_s", "ballots/s"),
     ("ballot_p50_ms", "ballot p50 (ms)"),
     ("ballot_p99_ms", "ballot p99 (ms)"),

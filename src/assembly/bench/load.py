@@ -338,10 +338,11 @@ class Plenary:
             phone.expect(
                 f'id="ballot-form-{vote_id}-' if seat.casts_for else f'data-vote-id="{vote_id}"'
             )
-        sent = time.perf_counter()
+        sent, cpu = time.perf_counter(), self._cpu()
         await self.http.json("POST", f"/api/votes/{vote_id}/open", chair)
         self.figures["open_ms"] = ms(time.perf_counter() - sent)
         await self._wait(phones, "every phone to show the opened vote")
+        self._cpu_shares("fanout", cpu, time.perf_counter() - sent)
         self.figures.update(summary_ms("fanout", [(p.seen_at or sent) - sent for p in phones]))
         self.log(f"Vote {vote_id} open: fan-out p99 {self.figures['fanout_p99_ms']} ms.")
 
