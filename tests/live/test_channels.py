@@ -284,3 +284,36 @@ async def test_phones_subscribing_all_at_once_each_hear_their_own_topic(redis_ur
         assert heard == set(topics)
     finally:
         await backend.on_shutdown()
+
+
+@pytest.mark.redis
+async def test_messages_published_in_a_row_arrive_complete_and_in_order(redis_url: str) -> None:
+    """The Redis backend sends what is published as pipelines, not one round trip per
+    message: a vote's opening publishes a ballot for every phone at once."""
+    from redis.asyncio import Redis as AsyncRedis
+
+    from assembly.live.backends import PrefixedRedisBackend
+
+    backend = PrefixedRedisBackend(AsyncRedis.from_url(redis_url), uuid4().hex)
+    await backend.on_startup()
+    try:
+        await backend.subscribe(["a", "b"])
+        got: list[tuple[str, bytes]] = []
+
+        async def listen() -> None:
+            async for channel, data in backend.stream_events():
+                got.append((channel, data))
+                if len(got) == 602:
+                    return
+
+        listener = asyncio.create_task(listen())
+        await asyncio.sleep(0.2)
+        for n in range(600):
+            await backend.publish(str(n).encode(), ["a"])
+        await backend.publish(b"both", ["a", "b"])
+        await asyncio.wait_for(listener, timeout=WAIT_S)
+        assert [int(d) for c, d in got[:600]] == list(range(600))
+        assert all(c == "a" for c, _ in got[:600])
+        assert sorted(got[600:]) == [("a", b"both"), ("b", b"both")]
+    finally:
+        await backend.on_shutdown()

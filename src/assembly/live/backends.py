@@ -5,11 +5,15 @@ prefix on every channel name, so that two deployments sharing one Redis never he
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
 
 
 class PrefixedRedisBackend(RedisChannelsPubSubBackend):
@@ -19,6 +23,8 @@ class PrefixedRedisBackend(RedisChannelsPubSubBackend):
         super().__init__(redis=redis)
         self._prefix = f"{prefix}:" if prefix else ""
         self._lock: asyncio.Lock | None = None
+        self._outbox: list[tuple[bytes, list[str]]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     def _one_at_a_time(self) -> asyncio.Lock:
         # redis-py's PubSub connects on first use without a lock: phones subscribing at once
@@ -40,7 +46,31 @@ class PrefixedRedisBackend(RedisChannelsPubSubBackend):
             await super().unsubscribe(self._in_redis(channels))
 
     async def publish(self, data: bytes, channels: Iterable[str]) -> None:
-        await super().publish(data, self._in_redis(channels))
+        """Queue the message; one task sends what is queued, in order, as one pipeline of
+        PUBLISH commands. The plugin publishes one message at a time and waited for each
+        round trip: a vote's opening, a ballot for each of 2,000 phones, took 2,000 of them
+        in a row (about 0.3 s) before the last phone's ballot left."""
+        self._outbox.append((data, sorted(set(self._in_redis(channels)))))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send(), name="redis-publish")
+
+    async def _send(self) -> None:
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for data, channels in batch:
+                        for channel in channels:
+                            pipe.publish(channel, data)
+                    await pipe.execute()
+            except Exception:  # Redis gone: screens catch up when they reconnect
+                log.exception("publishing %d messages to Redis failed", len(batch))
+
+    async def on_shutdown(self) -> None:
+        if self._sender is not None and not self._sender.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._sender), timeout=5)
+        await super().on_shutdown()
 
     async def stream_events(self) -> AsyncGenerator[tuple[str, Any], None]:
         async for channel, data in super().stream_events():
