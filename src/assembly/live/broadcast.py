@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import itertools
 import logging
 import re
 import time
@@ -164,10 +165,14 @@ async def _vote_view(ctx: AppContext, vote_id: int) -> dict[str, Any] | None:
 
 @never_fails
 async def announce_vote(ctx: AppContext, vote_id: int) -> None:
-    """After a vote changes: the banner to every screen and the panel to the room's screens
-    (rendered once per language), and to each right holder their own ballot with its
-    receipts, from the server's state. Phones have no panel: with its list of the NMOs yet
-    to vote it was 20 kB for each of 2,000 phones, thrown away on arrival.
+    """After a vote changes: the panel to the room's screens (rendered once per language),
+    and to each delegate one message with the banner and, for a right holder, their own
+    ballot with its receipts, from the server's state.
+
+    Only phones show the banner, and only the room's screens the panel. Both went to every
+    screen of the assembly before: phones threw away the panel (with its list of the NMOs
+    yet to vote, 20 kB each for 2,000 phones), and a phone's banner and ballot were two
+    messages to send and receive instead of one.
 
     A draft is the chair's own: nothing is announced of it unless the chair puts it on the
     projector (to let the room read the question before it opens)."""
@@ -181,21 +186,27 @@ async def announce_vote(ctx: AppContext, vote_id: int) -> None:
             return
         view = await vote_view(db, row, ctx.ballot_sheets)  # an open vote's sheet, read now
         rights = await service.rights_by_delegate(db, row)
-        languages = await delegate_languages(db, row.assembly_id) if rights else {}
+        languages = await delegate_languages(db, row.assembly_id)
     vote = view["vote"]
     if row.subject_kind == "motion":  # its motion and the list it may close are on every screen
         await announce_floor(ctx, row.assembly_id)
     publish_in_every_language(
         ctx, screens_topic, vote.assembly_id, "fragments/vote_panel.html", oob=True, **view
     )
-    publish_in_every_language(
-        ctx, assembly_topic, vote.assembly_id, "fragments/vote_banner.html", oob=True, **view
-    )
-    for count, (delegate_id, html) in enumerate(personal_ballots(ctx, vote, rights, languages)):
-        publish(ctx, delegate_topic(delegate_id), html)
+    banners: dict[str | None, str] = {}
+
+    def banner(lang: str | None) -> str:
+        if lang not in banners:
+            banners[lang] = render_for(ctx, lang, "fragments/vote_banner.html", oob=True, **view)
+        return banners[lang]
+
+    ballots = personal_ballots(ctx, vote, rights, languages)
+    others = ((d, "") for d in languages.keys() - rights.keys())
+    for count, (delegate_id, ballot) in enumerate(itertools.chain(ballots, others)):
+        publish(ctx, delegate_topic(delegate_id), banner(languages.get(delegate_id)) + ballot)
         if count % BALLOTS_BETWEEN_SENDS == 0:
             # Let the sockets send what is published so far (the room's screens first, then
-            # the first ballots) while the rest are made.
+            # the first phones) while the rest are made.
             await asyncio.sleep(0)
 
 
