@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+_json_string = json.encoder.encode_basestring
+
 MAX_SAFE_INTEGER = 2**53 - 1
 """The largest integer every JSON reader (JavaScript's included) reads exactly (RFC 7493)."""
 
@@ -90,13 +92,18 @@ def _encode(value: object, path: str, parts: list[str]) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise CanonicalError(f"{path} is not valid Unicode text") from None
-        parts.append(json.dumps(value, ensure_ascii=False))
+        # What json.dumps(value, ensure_ascii=False) gives, without making a new encoder for
+        # every string (json.dumps reuses its encoder only with default arguments).
+        parts.append(_json_string(value))
     elif isinstance(value, Mapping):
         for key in value:
             if not isinstance(key, str):
                 raise CanonicalError(f"{path} has a key {key!r} that is not a string")
         parts.append("{")
-        for i, key in enumerate(sorted(value, key=_utf16_order)):
+        keys = list(value)
+        # ASCII keys (nearly all of them) sort the same by UTF-16 code units as by code point.
+        ordered = sorted(keys) if all(k.isascii() for k in keys) else sorted(keys, key=_utf16_order)
+        for i, key in enumerate(ordered):
             if i:
                 parts.append(",")
             _encode(key, f"{path} key", parts)
