@@ -185,14 +185,16 @@ async def announce_vote(ctx: AppContext, vote_id: int) -> None:
         if row is None or (row.opened_at is None and not row.on_projector):
             return
         view = await vote_view(db, row, ctx.ballot_sheets)  # an open vote's sheet, read now
+        vote = view["vote"]
+        # The room's screens first (a result, a vote opening): what the phones get is read
+        # and made after.
+        publish_in_every_language(
+            ctx, screens_topic, vote.assembly_id, "fragments/vote_panel.html", oob=True, **view
+        )
         rights = await service.rights_by_delegate(db, row)
         languages = await delegate_languages(db, row.assembly_id)
-    vote = view["vote"]
     if row.subject_kind == "motion":  # its motion and the list it may close are on every screen
         await announce_floor(ctx, row.assembly_id)
-    publish_in_every_language(
-        ctx, screens_topic, vote.assembly_id, "fragments/vote_panel.html", oob=True, **view
-    )
     banners: dict[str | None, str] = {}
 
     def banner(lang: str | None) -> str:
