@@ -479,6 +479,14 @@ async def test_a_process_reads_an_open_votes_ballot_sheet_once_and_it_matches_th
     # And a right the sheet does not give is refused with the reason, as before.
     refused = await cast(bbb, vote["id"], world.nmo["CCC"], "yes")
     assert refused.status_code == 403 and refused.json()["error"] == "not_entitled"
+    # What the phones are shown (rights and receipts) is the same read from the sheet.
+    async with app.state.ctx.session_maker() as db:
+        row = await service.get_vote(db, vote["id"])
+        from_sheet = await service.rights_by_delegate(db, row, sheets=sheets)
+        assert from_sheet == await service.rights_by_delegate(db, row)
+        head = world.delegate["BBB-head"]
+        assert await service.rights_by_delegate(db, row, head, sheets) == {head: from_sheet[head]}
+    assert [r["voted"] for r in from_sheet[world.delegate["AAA-head"]]] == [True]
 
 
 async def test_a_vote_closed_by_another_process_refuses_ballots_checked_against_its_sheet(

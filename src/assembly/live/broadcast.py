@@ -191,7 +191,7 @@ async def announce_vote(ctx: AppContext, vote_id: int) -> None:
         publish_in_every_language(
             ctx, screens_topic, vote.assembly_id, "fragments/vote_panel.html", oob=True, **view
         )
-        rights = await service.rights_by_delegate(db, row)
+        rights = await service.rights_by_delegate(db, row, sheets=ctx.ballot_sheets)
         languages = await delegate_languages(db, row.assembly_id)
     if row.subject_kind == "motion":  # its motion and the list it may close are on every screen
         await announce_floor(ctx, row.assembly_id)

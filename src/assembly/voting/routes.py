@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -23,7 +24,7 @@ from assembly.i18n import t
 from assembly.live import broadcast
 from assembly.openapi import ErrorBody
 from assembly.voting import service
-from assembly.voting.models import Vote
+from assembly.voting.models import ElectorateRow, Vote
 from assembly.voting.schemas import (
     BallotResultOut,
     BallotSubmission,
@@ -82,24 +83,23 @@ async def turnout_out(
     once per process: pushed several times a second while ballots arrive, this read every
     voting right again each time); only the NMOs that voted are read."""
     if sheets is not None and vote.state == "open":
-        electorate = (await sheets.of(db, vote)).electorate
+        electorate: Sequence[ElectorateRow] = (await sheets.of(db, vote)).electorate
     else:
-        entries = await service.electorate_of(db, vote.id)
-        electorate = tuple((e.nmo_id, e.nmo_code, e.weight) for e in entries)
+        electorate = await service.electorate_of(db, vote.id)
     voted = await service.voted_nmos(db, vote) if vote.state != "draft" else set()
     not_voted: list[str] | None = None
     if not vote.secret and vote.state != "draft":
-        not_voted = [code for nmo_id, code, _ in electorate if nmo_id not in voted]
+        not_voted = [e.nmo_code for e in electorate if e.nmo_id not in voted]
     return TurnoutOut(
         vote_id=vote.id,
         state=vote.state,
         ballots=len(voted),
         weight_cast=credential_rules.format_weight(
-            sum((w for nmo_id, _, w in electorate if nmo_id in voted), start=Fraction(0))
+            sum((e.weight for e in electorate if e.nmo_id in voted), start=Fraction(0))
         ),
         electorate=len(electorate),
         electorate_weight=credential_rules.format_weight(
-            sum((w for _, _, w in electorate), start=Fraction(0))
+            sum((e.weight for e in electorate), start=Fraction(0))
         ),
         not_voted=not_voted,
     )

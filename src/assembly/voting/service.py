@@ -508,8 +508,8 @@ class BallotSheet:
     vote: OpenVote
     option_keys: tuple[str, ...]
     casters: Mapping[int, Mapping[int, Caster]]  # delegate id -> NMO id -> right
-    # Every voting right (with a caster or not): (NMO id, code, weight), by code.
-    electorate: tuple[tuple[int, str, Fraction], ...] = ()
+    # Every voting right (with a caster or not), by NMO code.
+    electorate: tuple[ElectorateRow, ...] = ()
 
 
 class BallotSheets:
@@ -581,7 +581,7 @@ async def read_ballot_sheet(db: AsyncSession, vote: Vote) -> BallotSheet:
         OpenVote.of(vote),
         tuple(o.key for o in await options_of(db, vote.id)),
         casters,
-        tuple((e.nmo_id, e.nmo_code, e.weight) for e in entries),
+        tuple(entries),
     )
 
 
@@ -809,14 +809,25 @@ async def put_on_projector(db: AsyncSession, vote: Vote, show: bool) -> None:
 
 
 async def rights_by_delegate(
-    db: AsyncSession, vote: Vote, delegate_id: int | None = None
+    db: AsyncSession,
+    vote: Vote,
+    delegate_id: int | None = None,
+    sheets: BallotSheets | None = None,
 ) -> dict[int, list[dict[str, Any]]]:
     """Per right holder, the votes they cast in `vote` (own NMO first, then proxies) with
-    the receipt once cast: what each phone shows, in two queries for the whole vote."""
-    query = _electorate_query(vote.id)
-    if delegate_id is not None:
-        query = query.where(ElectorateEntry.cast_by_delegate_id == delegate_id)
-    entries = [ElectorateRow(*row) for row in await db.execute(query)]
+    the receipt once cast: what each phone shows, in two queries for the whole vote (one
+    when the open vote's sheet in `sheets` holds its electorate)."""
+    if sheets is not None and vote.state == "open":
+        entries = [
+            e
+            for e in (await sheets.of(db, vote)).electorate
+            if delegate_id is None or e.cast_by_delegate_id == delegate_id
+        ]
+    else:
+        query = _electorate_query(vote.id)
+        if delegate_id is not None:
+            query = query.where(ElectorateEntry.cast_by_delegate_id == delegate_id)
+        entries = [ElectorateRow(*row) for row in await db.execute(query)]
     if not entries:
         return {}
     table = Participation if vote.secret else Ballot
