@@ -108,8 +108,8 @@ def test_every_ballot_is_what_rendering_it_alone_gives(
         assert got[delegate_id] == alone
 
 
-def test_holders_of_one_shape_cost_one_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
-    start_reading()
+def count_renderings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the template of every rendering personal_ballots makes."""
     rendered: list[str] = []
     real = broadcast.render_for
 
@@ -118,6 +118,12 @@ def test_holders_of_one_shape_cost_one_rendering(monkeypatch: pytest.MonkeyPatch
         return real(*args, **kwargs)
 
     monkeypatch.setattr(broadcast, "render_for", counting)
+    return rendered
+
+
+def test_holders_of_one_shape_cost_one_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
+    start_reading()
+    rendered = count_renderings(monkeypatch)
     holders = {d: [right(d, f"N{d}")] for d in range(1, 501)}
     holders[999] = [right(999, "OWN"), right(1000, "GIVER", proxy=True)]
     got = dict(personal_ballots(CTX, a_vote(), holders, {}))  # type: ignore[arg-type]
@@ -151,14 +157,7 @@ def test_a_template_that_tests_a_code_falls_back_to_rendering_each_ballot(
 def test_closed_ballots_with_receipts_are_filled_in_too(monkeypatch: pytest.MonkeyPatch) -> None:
     """A close pushes every holder their receipts (with download links): one shape too."""
     start_reading()
-    rendered: list[str] = []
-    real = broadcast.render_for
-
-    def counting(*args: Any, **kwargs: Any) -> str:
-        rendered.append(args[2])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(broadcast, "render_for", counting)
+    rendered = count_renderings(monkeypatch)
     holders = {d: [right(d, f"N{d}", receipt=f"ABCDE-{d:05d}")] for d in range(1, 301)}
     got = dict(personal_ballots(CTX, a_vote("closed"), holders, {}))  # type: ignore[arg-type]
     assert "receipt=ABCDE-00042" in got[42] and "N42" in got[42]

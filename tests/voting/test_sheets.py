@@ -18,18 +18,32 @@ def sheet_for(vote: Any) -> service.BallotSheet:
     )
 
 
-async def test_ballots_arriving_together_wait_for_one_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    reads: list[int] = []
+def slow_reads(
+    monkeypatch: pytest.MonkeyPatch, seconds: float = 0.0, failing: int = 0
+) -> list[int]:
+    """Replace the database read of a sheet by one that takes `seconds`, fails the first
+    `failing` times, and records the id of each vote it reads."""
+    calls: list[int] = []
 
     async def read(_db: Any, vote: Any) -> service.BallotSheet:
-        reads.append(vote.id)
-        await asyncio.sleep(0.05)
+        calls.append(vote.id)
+        await asyncio.sleep(seconds)
+        if len(calls) <= failing:
+            raise RuntimeError("database gone")
         return sheet_for(vote)
 
     monkeypatch.setattr(service, "read_ballot_sheet", read)
+    return calls
+
+
+def a_vote(vote_id: int, state: str = "open") -> Any:
+    return SimpleNamespace(id=vote_id, state=state)
+
+
+async def test_ballots_arriving_together_wait_for_one_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads = slow_reads(monkeypatch, 0.05)
     sheets = service.BallotSheets()
-    vote: Any = SimpleNamespace(id=7, state="open")
-    got = await asyncio.gather(*(sheets.of(None, vote) for _ in range(50)))
+    got = await asyncio.gather(*(sheets.of(None, a_vote(7)) for _ in range(50)))
     assert reads == [7]
     assert all(g is got[0] for g in got)
     assert sheets.cached(7) is got[0] and sheets.reads == 1
@@ -38,44 +52,25 @@ async def test_ballots_arriving_together_wait_for_one_read(monkeypatch: pytest.M
 async def test_a_failed_read_fails_its_waiters_and_the_next_ballot_reads_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    calls: list[int] = []
-
-    async def read(_db: Any, vote: Any) -> service.BallotSheet:
-        calls.append(vote.id)
-        await asyncio.sleep(0.02)
-        if len(calls) == 1:
-            raise RuntimeError("database gone")
-        return sheet_for(vote)
-
-    monkeypatch.setattr(service, "read_ballot_sheet", read)
+    calls = slow_reads(monkeypatch, 0.02, failing=1)
     sheets = service.BallotSheets()
-    vote: Any = SimpleNamespace(id=3, state="open")
     outcomes = await asyncio.gather(
-        *(sheets.of(None, vote) for _ in range(5)),
-        return_exceptions=True,
+        *(sheets.of(None, a_vote(3)) for _ in range(5)), return_exceptions=True
     )
     assert all(isinstance(o, RuntimeError) for o in outcomes) and calls == [3]
     assert sheets.cached(3) is None
-    assert (await sheets.of(None, vote)).vote.id == 3
+    assert (await sheets.of(None, a_vote(3))).vote.id == 3
     assert calls == [3, 3]
 
 
 async def test_a_cancelled_reader_leaves_its_waiters_to_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    calls: list[int] = []
-
-    async def read(_db: Any, vote: Any) -> service.BallotSheet:
-        calls.append(vote.id)
-        await asyncio.sleep(0.05)
-        return sheet_for(vote)
-
-    monkeypatch.setattr(service, "read_ballot_sheet", read)
+    calls = slow_reads(monkeypatch, 0.05)
     sheets = service.BallotSheets()
-    vote: Any = SimpleNamespace(id=4, state="open")
-    first = asyncio.create_task(sheets.of(None, vote))
+    first = asyncio.create_task(sheets.of(None, a_vote(4)))
     await asyncio.sleep(0.01)
-    waiter = asyncio.create_task(sheets.of(None, vote))
+    waiter = asyncio.create_task(sheets.of(None, a_vote(4)))
     await asyncio.sleep(0.01)
     first.cancel()
     assert (await waiter).vote.id == 4
@@ -83,11 +78,7 @@ async def test_a_cancelled_reader_leaves_its_waiters_to_read(
 
 
 async def test_a_sheet_is_kept_only_for_an_open_vote(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def read(_db: Any, vote: Any) -> service.BallotSheet:
-        return sheet_for(vote)
-
-    monkeypatch.setattr(service, "read_ballot_sheet", read)
+    slow_reads(monkeypatch)
     sheets = service.BallotSheets()
-    closed: Any = SimpleNamespace(id=5, state="closed")
-    await sheets.of(None, closed)
+    await sheets.of(None, a_vote(5, "closed"))
     assert sheets.cached(5) is None
