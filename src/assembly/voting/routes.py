@@ -306,17 +306,6 @@ class VoteController(Controller):
     ) -> Response[CastOut]:
         """Cast ballots (one per NMO whose vote you hold); acknowledged after they commit.
         Re-sending the same ballot_id returns the same receipt."""
-        with only_reading():  # the writer stores the ballots; checking them takes no lock
-            return await self._cast(db, request, state, vote_id, data)
-
-    async def _cast(
-        self,
-        db: AsyncSession,
-        request: Request[Principal, Any, Any],
-        state: State,
-        vote_id: int,
-        data: BallotSubmission,
-    ) -> Response[CastOut]:
         ctx = state.ctx
         requests = [
             service.CastRequest(
@@ -333,16 +322,17 @@ class VoteController(Controller):
         # sheet with it, when the vote is open).
         sheet = ctx.ballot_sheets.cached(vote_id)
         vote: Vote | service.OpenVote
-        if sheet is not None:
-            vote = sheet.vote
-            ensure_assembly_access(request.user, vote.assembly_id)
-            rows, codes = await service.check_ballots(db, sheet, request.user, requests)
-        else:
-            vote = await visible_vote(db, request.user, vote_id)
-            rows, codes = await service.prepare_ballots(
-                db, vote, request.user, requests, ctx.ballot_sheets
-            )
-        await db.commit()  # end any read transaction (nothing written) before the writer runs
+        with only_reading():  # the writer stores the ballots; checking them takes no lock
+            if sheet is not None:
+                vote = sheet.vote
+                ensure_assembly_access(request.user, vote.assembly_id)
+                rows, codes = await service.check_ballots(db, sheet, request.user, requests)
+            else:
+                vote = await visible_vote(db, request.user, vote_id)
+                rows, codes = await service.prepare_ballots(
+                    db, vote, request.user, requests, ctx.ballot_sheets
+                )
+            await db.commit()  # end any read transaction (nothing written) before the writer
         outcomes = await ctx.writer.submit(rows)
         if any(o.reason == "vote_closed" for o in outcomes):
             ctx.ballot_sheets.forget(vote_id)  # closed by another process

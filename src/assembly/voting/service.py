@@ -484,7 +484,6 @@ class OpenVote:
     method: str
     secret: bool
     vote_change_allowed: bool
-    state: str = "open"
 
     @classmethod
     def of(cls, vote: Vote) -> OpenVote:
