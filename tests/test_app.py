@@ -99,3 +99,29 @@ def test_a_server_process_tunes_its_garbage_collector_once_started() -> None:
     assert before == 0 and frozen > 10_000, done.stdout  # start-up's objects, frozen
     assert threshold == GC_GEN0_THRESHOLD
     assert tune_gc in create_server_app().on_startup
+
+
+def test_a_server_process_compiles_every_template_before_its_first_request() -> None:
+    """The first vote opened must not wait for its templates to compile: create_server_app
+    compiles them all at start-up (before the collector freezes what start-up made)."""
+    from assembly.app import compile_templates, create_server_app, tune_gc
+
+    app = create_server_app()
+    hooks = list(app.on_startup)
+    assert hooks.index(compile_templates) < hooks.index(tune_gc)
+    jinja = app.state.ctx.jinja
+    loaded: list[str] = []
+    original = jinja.loader.get_source
+    jinja.cache.clear()
+
+    def counting(env, name):  # type: ignore[no-untyped-def]
+        loaded.append(name)
+        return original(env, name)
+
+    jinja.loader.get_source = counting  # type: ignore[method-assign]
+    compile_templates(app)
+    assert sorted(loaded) == sorted(jinja.list_templates())
+    assert len(loaded) >= 50  # the project's templates, not an empty folder
+    loaded.clear()
+    jinja.get_template("base.html")
+    assert loaded == []  # already compiled and cached: no second load

@@ -190,3 +190,43 @@ def test_audit_keygen_seals_a_key_that_serve_needs(tmp_path: Path) -> None:
         },
     )
     assert wrong.exit_code != 0 and "ASSEMBLY_AUDIT_KEY_FILE" in wrong.output
+
+
+def test_serve_runs_on_uvloop_and_httptools(tmp_path: Path) -> None:
+    """`assembly serve` names its event loop and HTTP parser (both in C) instead of letting
+    uvicorn fall back unnoticed to the pure-Python ones, which cost a quarter of a ballot's
+    CPU: the running server process has both loaded."""
+    import os
+
+    from tests.e2e.conftest import free_port, wait_until_healthy
+
+    port = free_port()
+    key_file = tmp_path / "audit-key.json"
+    env = cli_env(
+        tmp_path,
+        ASSEMBLY_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        ASSEMBLY_AUDIT_KEY_FILE=str(key_file),
+        ASSEMBLY_AUDIT_PASSPHRASE="a long passphrase",
+    )
+    keygen = ["audit", "keygen", "--out", str(key_file), "--passphrase", "a long passphrase"]
+    assert run(keygen, env).exit_code == 0
+    assert run(["migrate"], env).exit_code == 0
+    log = tmp_path / "serve.log"
+    script = Path(sys.executable).with_name("assembly")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(script), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env={**os.environ, **{k: v for k, v in env.items() if v is not None}},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}", process, log)
+        maps = Path(f"/proc/{process.pid}/maps").read_text()
+        assert re.search(r"/uvloop/loop\.cpython[^/]*\.so", maps), "uvloop is not loaded"
+        assert re.search(r"/httptools/parser/parser\.cpython[^/]*\.so", maps), (
+            "httptools is not loaded"
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

@@ -164,6 +164,12 @@ def _check_schema_or_exit(settings: Settings) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def server_loop() -> str:
+    """uvloop where it exists (not on Windows), named rather than "auto" so that a missing
+    install fails at start instead of serving on the slower loop unnoticed."""
+    return "asyncio" if sys.platform == "win32" else "uvloop"
+
+
 def _run_server(host: str, port: int, workers: int) -> None:
     import uvicorn
 
@@ -173,6 +179,8 @@ def _run_server(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
+        loop=server_loop(),
+        http="httptools",
         ws_per_message_deflate=False,
         log_level="info",
         access_log=False,  # request lines carry login tokens in /login/... paths
