@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -14,7 +15,7 @@ from advanced_alchemy.base import BigIntBase
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import DateTime, String, TypeDecorator, event
+from sqlalchemy import DateTime, String, TypeDecorator, event, exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -133,9 +134,44 @@ def create_engine(settings: Settings) -> AsyncEngine:
     # 20 kept open: a burst of ballots from a 2,000-phone plenary checks out more than 10 at
     # once (new phones' sessions, ballot sheets, the writer), and each connection the pool
     # opened beyond its size was closed again after one use, 10 % of a worker's time.
-    return create_async_engine(
-        settings.database_url, pool_size=20, max_overflow=10, pool_pre_ping=True
-    )
+    engine = create_async_engine(settings.database_url, pool_size=20, max_overflow=10)
+    ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection given back less than this long ago is taken as alive (see ping_when_idle).
+PING_AFTER_IDLE_S = 2.0
+
+
+def ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection at checkout only when it has been idle PING_AFTER_IDLE_S or
+    more; a dead one (PostgreSQL restarted) empties the pool, and the checkout goes on with a
+    new connection, as with SQLAlchemy's pool_pre_ping.
+
+    pool_pre_ping pings at every checkout, and asyncpg's ping is three round trips (BEGIN, a
+    query, ROLLBACK): in a ballot burst, where each connection comes back within milliseconds,
+    that was a fifth of a worker's time (BENCHMARKS.md). A connection that dies while in use,
+    or in the two seconds after, fails that one request as it would have with pool_pre_ping,
+    and SQLAlchemy empties the pool when it sees the disconnect."""
+    dialect = engine.dialect
+    pool = engine.sync_engine.pool
+
+    def given_back(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def taken(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # just opened, or given back a moment ago
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_conn, None):
+                raise exc.InvalidatePoolError() from error
+            raise
+
+    event.listen(pool, "checkin", given_back)
+    event.listen(pool, "checkout", taken)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
