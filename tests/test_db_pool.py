@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import event, text
@@ -39,7 +40,7 @@ def count_pings(engine: AsyncEngine) -> list[object]:
     pings: list[object] = []
     original = engine.dialect.do_ping
 
-    def counted(dbapi_connection: object) -> bool:
+    def counted(dbapi_connection: Any) -> bool:
         pings.append(dbapi_connection)
         return original(dbapi_connection)
 
