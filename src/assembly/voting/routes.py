@@ -298,7 +298,6 @@ class VoteController(Controller):
     )
     async def cast(
         self,
-        db: AsyncSession,
         request: Request[Principal, Any, Any],
         state: State,
         vote_id: int,
@@ -319,20 +318,24 @@ class VoteController(Controller):
         ]
         # An open vote's sheet answers every check without the database: who may cast for
         # which NMO, the options, the vote itself. Without one, the vote is read (and the
-        # sheet with it, when the vote is open).
+        # sheet with it, when the vote is open). No request-wide database session: making,
+        # committing and closing one was a fifth of a ballot's work on the server, for a
+        # check that reads nothing when it passes.
         sheet = ctx.ballot_sheets.cached(vote_id)
         vote: Vote | service.OpenVote
         with only_reading():  # the writer stores the ballots; checking them takes no lock
             if sheet is not None:
                 vote = sheet.vote
                 ensure_assembly_access(request.user, vote.assembly_id)
-                rows, codes = await service.check_ballots(db, sheet, request.user, requests)
-            else:
-                vote = await visible_vote(db, request.user, vote_id)
-                rows, codes = await service.prepare_ballots(
-                    db, vote, request.user, requests, ctx.ballot_sheets
+                rows, codes = await service.check_ballots(
+                    ctx.session_maker, sheet, request.user, requests
                 )
-            await db.commit()  # end any read transaction (nothing written) before the writer
+            else:
+                async with ctx.session_maker() as db:
+                    vote = await visible_vote(db, request.user, vote_id)
+                    rows, codes = await service.prepare_ballots(
+                        db, vote, request.user, requests, ctx.ballot_sheets
+                    )
         outcomes = await ctx.writer.submit(rows)
         if any(o.reason == "vote_closed" for o in outcomes):
             ctx.ballot_sheets.forget(vote_id)  # closed by another process

@@ -6,8 +6,10 @@ and elections.py; this module stores and loads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -619,14 +621,18 @@ async def prepare_ballots(
     check_caster(principal)
     check_open(vote)
     sheet = await (sheets.of(db, vote) if sheets else read_ballot_sheet(db, vote))
-    return await check_ballots(db, sheet, principal, requests)
+    return await check_ballots(lambda: contextlib.nullcontext(db), sheet, principal, requests)
 
 
 async def check_ballots(
-    db: AsyncSession, sheet: BallotSheet, principal: Principal, requests: Sequence[CastRequest]
+    reader: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    sheet: BallotSheet,
+    principal: Principal,
+    requests: Sequence[CastRequest],
 ) -> tuple[list[BallotRow], dict[int, str]]:
-    """Check a submission against an open vote's sheet (the database is read only to say
-    why a right is not the caster's); return the rows for the writer and the NMO codes."""
+    """Check a submission against an open vote's sheet; return the rows for the writer and
+    the NMO codes. The database is read (in a session from `reader`) only to say why a right
+    is not the caster's: a submission that passes opens no session at all."""
     check_caster(principal)
     if not requests:
         raise Invalid(t("The submission holds no ballot."))
@@ -643,9 +649,9 @@ async def check_ballots(
             raise Invalid(t("The submission holds two ballots for the same NMO."))
         entry = mine.get(req.nmo_id)
         if entry is None:
-            raise Forbidden(
-                await why_not_entitled(db, vote, principal, req.nmo_id), code="not_entitled"
-            )
+            async with reader() as db:
+                why = await why_not_entitled(db, vote, principal, req.nmo_id)
+            raise Forbidden(why, code="not_entitled")
         choice = canonical_choice(vote, option_keys, req)
         codes[req.nmo_id] = entry.nmo_code
         rows.append(
