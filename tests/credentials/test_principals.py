@@ -167,3 +167,79 @@ async def test_soon_ending_entries_lapse() -> None:
     principals.put("soon", DELEGATE, principals.generation, utcnow() + dt.timedelta(seconds=0.05))
     await asyncio.sleep(0.1)
     assert principals.get("soon") is None
+
+
+async def test_reading_an_open_votes_sheet_remembers_its_casters_sessions(
+    app: Litestar, world: World, make_client: ClientFactory
+) -> None:
+    """A process that reads an open vote's sheet reads its casters' live sessions with it, in
+    one query: their ballots then find them remembered, in a process that never saw them.
+    Sessions of delegates without a right in the vote, and expired ones, are not read."""
+    from tests.voting.test_api import cast, make_vote, open_vote
+
+    ctx = app.state.ctx
+    chair = await make_client(staff="chair")
+    casters = {
+        code: await make_client(token=world.token[f"{code}-head"]) for code in ("AAA", "BBB")
+    }
+    bystander = await make_client(token=world.token["DDD-head"])  # a candidate: no vote
+    for phone in (*casters.values(), bystander):
+        assert (await me(phone))["role"] == "delegate"
+    expired = world.delegate["BBB-del"]
+    late = await make_client(token=world.token["BBB-del"])
+    assert (await me(late))["role"] == "delegate"
+    async with writing(ctx.session_maker) as db:
+        await db.execute(
+            update(LoginSession)
+            .where(LoginSession.delegate_id == expired)
+            .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+        )
+    vote = await make_vote(chair, world)
+    ctx.principals.forget_all()  # as in a process that has seen none of these phones
+    ctx.ballot_sheets.forget(vote["id"])
+    with statements(app) as seen:
+        await open_vote(chair, vote["id"])  # reads the sheet, and the casters' sessions
+        for _ in range(200):  # in the background, in the app's own event loop
+            if len(ctx.principals) >= 2:
+                break
+            await asyncio.sleep(0.01)
+    reads = [s for s in seen if "login_session.delegate_id IN" in s]
+    assert len(reads) == 1, seen  # one query for all the casters
+    remembered = {p.delegate_id for _, p in ctx.principals._entries.values()}
+    assert world.delegate["AAA-head"] in remembered
+    assert world.delegate["BBB-head"] in remembered
+    assert world.delegate["DDD-head"] not in remembered
+    assert expired not in remembered
+
+    with statements(app) as seen:
+        response = await cast(casters["AAA"], vote["id"], world.nmo["AAA"], "yes")
+        assert response.status_code == 200, response.text
+    assert not [s for s in seen if "login_session" in s], seen
+
+
+async def test_casters_read_before_a_change_are_not_kept_after_it(
+    app: Litestar, world: World, make_client: ClientFactory
+) -> None:
+    """The casters' sessions are read in the background: a change that lands meanwhile (a
+    logout) wins, as for a single lookup (Principals.put refuses what was read before)."""
+    from assembly.credentials.auth import remember_delegates
+
+    ctx = app.state.ctx
+    phone = await make_client(token=world.token["AAA-head"])
+    assert (await me(phone))["role"] == "delegate"
+    ctx.principals.forget_all()
+    original = ctx.principals.put
+
+    def change_in_between(*args: Any) -> None:
+        ctx.principals.changed_here()  # as a logout committing while the read was under way
+        original(*args)
+
+    ctx.principals.put = change_in_between
+    try:
+        await remember_delegates(ctx.engine, ctx.principals, [world.delegate["AAA-head"]])
+    finally:
+        del ctx.principals.put
+    assert len(ctx.principals) == 0
+    assert await remember_delegates(ctx.engine, ctx.principals, []) == 0
+    assert await remember_delegates(ctx.engine, ctx.principals, [world.delegate["AAA-head"]]) == 1
+    assert len(ctx.principals) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.credentials.principals import Principals
@@ -156,14 +157,13 @@ async def principal_for_session(connection: ASGIConnection[Any, Any, Any, Any]) 
     return principal
 
 
-async def _principal_of(
-    engine: AsyncEngine, secret_hash: str
-) -> tuple[Principal, dt.datetime | None]:
-    """The principal of a session and when the session expires (None: no such session), in
-    one query: the session, and its staff user or its delegate with the delegate's NMO."""
+@functools.cache
+def _principal_columns() -> Select[*tuple[Any, ...]]:
+    """What a principal is read from: a session, and its staff user or its delegate with the
+    delegate's NMO (built once: building it was a third of a lookup's work)."""
     from assembly.credentials.models import Delegate, LoginSession, Nmo, StaffUser
 
-    query = (
+    return (
         select(
             LoginSession.expires_at,
             LoginSession.staff_user_id,
@@ -176,19 +176,37 @@ async def _principal_of(
             Delegate.role,
             Delegate.language,
             Nmo.assembly_id,
+            LoginSession.secret_hash,
         )
         .select_from(LoginSession)
         .outerjoin(StaffUser, StaffUser.id == LoginSession.staff_user_id)
         .outerjoin(Delegate, Delegate.id == LoginSession.delegate_id)
         .outerjoin(Nmo, Nmo.id == Delegate.nmo_id)
-        .where(LoginSession.secret_hash == secret_hash)
     )
-    async with reading(engine) as conn:
-        row = (await conn.execute(query)).one_or_none()
-    if row is None:
-        return PUBLIC, None
+
+
+@functools.cache
+def _principal_query() -> Select[*tuple[Any, ...]]:
+    from assembly.credentials.models import LoginSession
+
+    return _principal_columns().where(LoginSession.secret_hash == bindparam("secret_hash"))
+
+
+@functools.cache
+def _delegates_principals_query() -> Select[*tuple[Any, ...]]:
+    from assembly.credentials.models import LoginSession
+
+    return _principal_columns().where(
+        LoginSession.delegate_id.in_(bindparam("delegate_ids", expanding=True)),
+        LoginSession.expires_at > bindparam("now"),
+    )
+
+
+def _principal_from_row(row: Any) -> tuple[Principal, dt.datetime | None]:
+    """The principal of a row of _principal_columns and when its session expires (None: no
+    such session, or expired)."""
     (expires_at, staff_id, staff_role, username, active) = row[:5]
-    (delegate_id, name, nmo_id, delegate_role, language, assembly_id) = row[5:]
+    (delegate_id, name, nmo_id, delegate_role, language, assembly_id) = row[5:11]
     if expires_at < utcnow():
         return PUBLIC, None
     if staff_id is not None:
@@ -208,6 +226,46 @@ async def _principal_of(
         language=language,
     )
     return principal, expires_at
+
+
+async def _principal_of(
+    engine: AsyncEngine, secret_hash: str
+) -> tuple[Principal, dt.datetime | None]:
+    """The principal of a session and when the session expires (None: no such session), in
+    one query: the session, and its staff user or its delegate with the delegate's NMO."""
+    async with reading(engine) as conn:
+        row = (await conn.execute(_principal_query(), {"secret_hash": secret_hash})).one_or_none()
+    if row is None:
+        return PUBLIC, None
+    return _principal_from_row(row)
+
+
+async def remember_delegates(
+    engine: AsyncEngine, principals: Principals, ids: Iterable[int]
+) -> int:
+    """Read the principals of these delegates' live sessions into `principals` in one query,
+    so that their next requests find them there (see voting.service.BallotSheets: a vote's
+    casters, when a process reads its sheet). Returns how many sessions were remembered."""
+    delegate_ids = sorted(set(ids))
+    if not delegate_ids:
+        return 0
+    with only_reading():
+        await principals.up_to_date(engine)
+        generation = principals.generation  # before reading: see Principals.put
+        async with reading(engine) as conn:
+            rows = (
+                await conn.execute(
+                    _delegates_principals_query(),
+                    {"delegate_ids": delegate_ids, "now": utcnow()},
+                )
+            ).all()
+    remembered = 0
+    for row in rows:
+        principal, expires_at = _principal_from_row(row)
+        if principal is not PUBLIC:
+            principals.put(row.secret_hash, principal, generation, expires_at)
+            remembered += 1
+    return remembered
 
 
 class SessionAuthMiddleware(AbstractAuthenticationMiddleware):

@@ -523,7 +523,10 @@ class BallotSheets:
 
     KEEP = 32
 
-    def __init__(self) -> None:
+    def __init__(self, on_read: Callable[[BallotSheet], None] | None = None) -> None:
+        # Called with each sheet of an open vote read here (the app remembers its casters'
+        # sessions then: see app.remember_casters).
+        self.on_read = on_read
         self._sheets: dict[int, BallotSheet] = {}
         # Reads under way: the first ballots of a vote arrive together, and every one of them
         # reading the whole electorate at once made the burst's slowest requests.
@@ -569,6 +572,8 @@ class BallotSheets:
             self._sheets[vote.id] = sheet
             while len(self._sheets) > self.KEEP:
                 del self._sheets[next(iter(self._sheets))]
+            if self.on_read is not None:
+                self.on_read(sheet)
         return sheet
 
 
