@@ -23,6 +23,7 @@ from assembly.credentials.rules import (
     check_proxy,
     check_right_holder,
     electorate,
+    exact_sum,
     format_weight,
     parse_weight,
     quorum,
@@ -730,3 +731,25 @@ def test_quorum_is_monotone_in_presence(
     assert after.weight_represented >= before.weight_represented
     if before.met:
         assert after.met
+
+
+@given(st.lists(st.one_of(st.integers(-(10**6), 10**6), valid_weights, st.fractions())))
+def test_exact_sum_is_the_sum(values: list[Fraction | int]) -> None:
+    total = exact_sum(values)
+    assert isinstance(total, Fraction)
+    assert total == sum(values, Fraction(0))
+
+
+@given(st.one_of(st.integers(-(10**9), 10**9), st.fractions()))
+def test_a_weight_column_stores_and_reads_back_exactly(value: Fraction | int) -> None:
+    from sqlalchemy.dialects import sqlite
+
+    from assembly.db import FractionType
+
+    column = FractionType()
+    stored = column.process_bind_param(value, sqlite.dialect())
+    assert stored == str(Fraction(value))
+    read = column.process_result_value(stored, sqlite.dialect())
+    assert read == value and isinstance(read, Fraction)
+    assert column.process_result_value("1.5", sqlite.dialect()) == Fraction(3, 2)  # any text
+    assert column.process_bind_param(True, sqlite.dialect()) == "1"

@@ -67,7 +67,7 @@ def export_document(
 
 def _retally(opened: dict[str, Any], casts: list[tuple[Fraction, list[str]]]) -> dict[str, Any]:
     """The result as the server computes it, from the logged opening and ballots."""
-    from assembly.credentials.rules import format_weight
+    from assembly.credentials.rules import exact_sum, format_weight
     from assembly.voting.models import Vote, VoteOption
     from assembly.voting.service import compute_result
 
@@ -88,7 +88,7 @@ def _retally(opened: dict[str, Any], casts: list[tuple[Fraction, list[str]]]) ->
     options = [VoteOption(key=k, label=k, position=i) for i, k in enumerate(opened["options"])]
     result = compute_result(vote, options, casts)
     result["ballots"] = len(casts)
-    result["weight_cast"] = format_weight(sum((w for w, _ in casts), Fraction(0)))
+    result["weight_cast"] = format_weight(exact_sum(w for w, _ in casts))
     result["electorate_weight"] = format_weight(vote.present_weight or Fraction(0))
     # As it reads back from the log's JSON (tuples become lists).
     normal: dict[str, Any] = json.loads(json.dumps(result))

@@ -338,6 +338,7 @@ class Plenary:
             phone.expect(
                 f'id="ballot-form-{vote_id}-' if seat.casts_for else f'data-vote-id="{vote_id}"'
             )
+        self.log(f"Opening vote {vote_id}.")
         sent, cpu = time.perf_counter(), self._cpu()
         await self.http.json("POST", f"/api/votes/{vote_id}/open", chair)
         self.figures["open_ms"] = ms(time.perf_counter() - sent)

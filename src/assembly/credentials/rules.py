@@ -112,6 +112,18 @@ def parse_weight(raw: object) -> Fraction:
     return value
 
 
+def exact_sum(values: Iterable[Fraction | int]) -> Fraction:
+    """The exact sum of weights, as sum(values, Fraction(0)) but several times faster for the
+    usual case of a few distinct denominators (whole weights, halves): numerators are added as
+    integers per denominator, and only those subtotals as fractions. Fraction addition
+    reduces by a gcd at every step, which made summing 2,000 weights a millisecond or more."""
+    by_denominator: dict[int, int] = {}
+    for value in values:
+        den = value.denominator
+        by_denominator[den] = by_denominator.get(den, 0) + value.numerator
+    return sum((Fraction(n, d) for d, n in by_denominator.items()), Fraction(0))
+
+
 def format_weight(value: Fraction) -> str:
     """Show a weight as people write it: 3, 2.5, or 1/3 when no short decimal is exact."""
     if value.denominator == 1:
@@ -350,9 +362,9 @@ def quorum(
         represented_by_proxy=len(by_proxy),
         required=required,
         met=total > 0 and counted >= required,
-        weight_total=sum((n.weight for n in full), Fraction(0)),
-        weight_present=sum((n.weight for n in full if n.id in present_ids), Fraction(0)),
-        weight_represented=sum((e.weight for e in entitled), Fraction(0)),
+        weight_total=exact_sum(n.weight for n in full),
+        weight_present=exact_sum(n.weight for n in full if n.id in present_ids),
+        weight_represented=exact_sum(e.weight for e in entitled),
         rule=rule,
     )
 

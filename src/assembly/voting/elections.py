@@ -30,7 +30,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from assembly.credentials.rules import format_weight
+from assembly.credentials.rules import exact_sum, format_weight
 from assembly.i18n import t
 from assembly.voting.rules import (
     BallotRefused,
@@ -239,7 +239,7 @@ def _decide_round(
     exhausted: Fraction,
 ) -> RoundResult:
     totals = _totals(options, votes)
-    valid = sum((v for _, v in totals), Fraction(0))
+    valid = exact_sum(v for _, v in totals)
     prefix = f"Round {number}: "
     winner = next((option for option, v in totals if valid and v > valid / 2), None)
     dropped: tuple[str, ...] = ()
@@ -427,7 +427,7 @@ class _Count:
     exhausted: Fraction = Fraction(0)
 
     def total(self, option: str) -> Fraction:
-        return sum((paper.value for paper in self.piles[option]), Fraction(0))
+        return exact_sum(paper.value for paper in self.piles[option])
 
     def totals(self) -> Totals:
         return tuple((option, self.total(option)) for option in self.options)
@@ -467,9 +467,9 @@ def stv(
     """
     standing = ballot_options(options)
     read = _read_ballots(ballots, standing, seats, ElectionMethod.stv)
-    blank = sum((value for value, ranking in read if not ranking), Fraction(0))
+    blank = exact_sum(value for value, ranking in read if not ranking)
     papers = [_Paper(ranking, value, -1) for value, ranking in read if ranking]
-    valid = sum((paper.value for paper in papers), Fraction(0))
+    valid = exact_sum(paper.value for paper in papers)
     whole = all(paper.value.denominator == 1 for paper in papers)
     quota, strict = droop_quota(valid, seats, whole_votes=whole)
     count = _Count(standing, quota, strict, {option: [] for option in standing}, list(standing))

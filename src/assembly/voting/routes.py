@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import Any
 
 from litestar import Controller, Request, Response, Router, get, post
@@ -95,11 +94,11 @@ async def turnout_out(
         state=vote.state,
         ballots=len(voted),
         weight_cast=credential_rules.format_weight(
-            sum((e.weight for e in electorate if e.nmo_id in voted), start=Fraction(0))
+            credential_rules.exact_sum(e.weight for e in electorate if e.nmo_id in voted)
         ),
         electorate=len(electorate),
         electorate_weight=credential_rules.format_weight(
-            sum((e.weight for e in electorate), start=Fraction(0))
+            credential_rules.exact_sum(e.weight for e in electorate)
         ),
         not_voted=not_voted,
     )

@@ -211,7 +211,7 @@ async def open_vote(
     vote.state = "open"
     vote.opened_at = now
     vote.entitled_weight = standing.quorum.weight_total
-    vote.present_weight = sum((e.weight for e in entries), Fraction(0))
+    vote.present_weight = credential_rules.exact_sum(e.weight for e in entries)
     vote.quorum_met = standing.quorum.met
     vote.validity_turnout = assembly.validity_turnout
     vote.vote_change_allowed = assembly.vote_change_allowed and not vote.secret
@@ -406,11 +406,11 @@ async def turnout(db: AsyncSession, vote: Vote) -> tuple[int, Fraction]:
         )
     else:
         weight_rows = await db.execute(select(Ballot.weight).where(Ballot.vote_id == vote.id))
-    return int(count or 0), sum((w for (w,) in weight_rows.all()), Fraction(0))
+    return int(count or 0), credential_rules.exact_sum(w for (w,) in weight_rows.all())
 
 
 def _bars(totals: dict[str, Fraction]) -> dict[str, int]:
-    whole = sum(totals.values(), Fraction(0))
+    whole = credential_rules.exact_sum(totals.values())
     return {k: int(v * 100 / whole) if whole else 0 for k, v in totals.items()}
 
 
