@@ -77,6 +77,7 @@ from assembly.errors import (
 )
 from assembly.i18n import t
 from assembly.language import AssemblyLanguages, LanguageMiddleware, known_language
+from assembly.live import processes
 from assembly.live.broadcast import as_of, start_reading
 from assembly.openapi import JSON_PATHS, ClosedStructSchemaPlugin, declare_error_responses
 from assembly.security import (
@@ -623,6 +624,20 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         debug=settings.debug,
     )
     declare_error_responses(app)
+
+    async def hear_other_processes(app: Litestar) -> None:
+        # After the channels plugin has started (its start-up hook comes before this one).
+        subscribed = asyncio.Event()
+        task = asyncio.create_task(processes.listen(ctx, subscribed))
+        ctx.background.add(task)
+        task.add_done_callback(ctx.background.discard)
+        waiting = asyncio.create_task(subscribed.wait())
+        await asyncio.wait([task, waiting], timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if task.done():
+            task.result()  # the subscription failed: say why now, at start
+
+    app.on_startup.append(hear_other_processes)
     return app
 
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 from assembly import i18n
+from assembly.live.processes import vote_news
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -210,6 +211,10 @@ async def announce_vote(ctx: AppContext, vote_id: int) -> None:
             # Let the sockets send what is published so far (the room's screens first, then
             # the first phones) while the rest are made.
             await asyncio.sleep(0)
+    if row.opened_at is not None:
+        # The other processes read or drop their sheets: after the phones' messages, which
+        # they send first (reading the sheet at once had made their phones wait longer).
+        vote_news(ctx, row.id, row.state)
 
 
 BALLOTS_BETWEEN_SENDS = 200
