@@ -174,3 +174,51 @@ def test_no_other_spelling_of_an_entry_is_accepted(value: dict[str, Any]) -> Non
         if spelling != data:
             with pytest.raises(CanonicalError):
                 parse(spelling)
+
+
+class Level(IntEnum):
+    high = 2
+
+
+def reference(value: object) -> bytes:
+    """The canonical bytes as the field-by-field encoder writes them (no fast path)."""
+    from assembly.audit.canonical import _encode
+
+    parts: list[str] = []
+    _encode(value, "entry", parts)
+    return "".join(parts).encode("utf-8")
+
+
+anything = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**54), 2**54)  # beyond the safe range too
+    | st.text(st.characters())  # lone surrogates too
+    | st.floats(allow_nan=False)
+    | st.sampled_from([Fraction(3, 2), b"x", Level.high]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(st.characters(), max_size=3), children, max_size=4)
+        | st.dictionaries(st.integers(0, 3), children, max_size=2)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.dictionaries(st.text(st.characters(), max_size=6), anything, max_size=6))
+def test_the_fast_path_writes_what_the_reference_encoder_writes_or_refuses_the_same(
+    fields: dict[Any, Any],
+) -> None:
+    """canonical() hands plain entries to json's C encoder; whatever the entry, the bytes (or
+    the refusal, with its message) are those of the field-by-field encoder."""
+    value = {**fields, "v": 1, "type": "ballot"}
+    try:
+        expected = reference(value)
+    except CanonicalError as refusal:
+        with pytest.raises(CanonicalError) as raised:
+            canonical(value)
+        assert str(raised.value) == str(refusal)
+        return
+    assert canonical(value) == expected

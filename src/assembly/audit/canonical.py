@@ -35,12 +35,46 @@ def canonical(entry: Mapping[str, object]) -> bytes:
     kind = entry.get("type")
     if not isinstance(kind, str) or not kind:
         raise CanonicalError(f'a log entry needs a "type", a non-empty string: got {kind!r}')
+    try:
+        if _plain(entry):
+            return _PLAIN.encode(entry).encode("utf-8")
+    except (RecursionError, UnicodeEncodeError):
+        pass  # the encoder below says where the entry goes wrong
     parts: list[str] = []
     try:
         _encode(entry, "entry", parts)
     except RecursionError:
         raise CanonicalError("the entry is nested too deeply") from None
     return "".join(parts).encode("utf-8")
+
+
+# json's own (C) encoder writes the canonical form of a "plain" value (see _plain): keys
+# sorted (by code point, the same as by UTF-16 code units for ASCII keys), no whitespace,
+# strings escaped as JSON requires and nothing more (ensure_ascii=False). A vote's close logs
+# 2,000 ballot entries; this is several times faster than _encode, which remains the
+# reference: it handles everything else and says what is wrong with what it refuses.
+_PLAIN = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+
+
+def _plain(value: object) -> bool:
+    """Whether `value` holds only dicts with ASCII string keys, lists, tuples, strings, None,
+    booleans and ints (exactly these types, ints within ±MAX_SAFE_INTEGER). Strings are not
+    checked: one that is not valid Unicode fails when the encoder's output is encoded."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER  # type: ignore[operator]
+    if kind is dict:
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str or not key.isascii() or not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)  # type: ignore[attr-defined]
+    return False
 
 
 def parse(data: bytes) -> dict[str, object]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, insert, select
@@ -73,8 +74,8 @@ async def append(
 ) -> AuditEntry:
     """Add one entry at the end of the assembly's log, in the caller's transaction: the entry
     is stored with the decision it records, or neither is."""
-    [entry] = await append_many(db, assembly_id, [(kind, payload)], at=at)
-    return entry
+    [row] = await append_many(db, assembly_id, [(kind, payload)], at=at)
+    return AuditEntry(**row)
 
 
 async def append_many(
@@ -83,8 +84,9 @@ async def append_many(
     items: Sequence[tuple[str, Mapping[str, object]]],
     *,
     at: dt.datetime | None = None,
-) -> list[AuditEntry]:
-    """Add entries in order with one lock and one write (a vote's ballots at its close)."""
+) -> list[dict[str, Any]]:
+    """Add entries in order with one lock and one write (a vote's ballots at its close);
+    return the rows written (column name -> value)."""
     # One writer at a time per log: the row lock (PostgreSQL) or the write transaction
     # (SQLite) orders appends; the unique (assembly_id, seq) catches anything else.
     await db.execute(select(Assembly.id).where(Assembly.id == assembly_id).with_for_update())
@@ -94,39 +96,26 @@ async def append_many(
     first = 0 if last is None else last + 1
     moment = (at or utcnow()).astimezone(dt.UTC)
     stamp = moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-    out: list[AuditEntry] = []
+    rows: list[dict[str, Any]] = []
     for offset, (kind, payload) in enumerate(items):
         data = canonical(
             {**payload, "v": ENTRY_VERSION, "type": kind, "assembly": assembly_id, "at": stamp}
         )
-        out.append(
-            AuditEntry(
-                assembly_id=assembly_id,
-                seq=first + offset,
-                kind=kind,
-                data=data,
-                leaf_hash=merkle.leaf_hash(data),
-                created_at=moment,
-            )
+        rows.append(
+            {
+                "assembly_id": assembly_id,
+                "seq": first + offset,
+                "kind": kind,
+                "data": data,
+                "leaf_hash": merkle.leaf_hash(data),
+                "created_at": moment,
+            }
         )
     # One multi-row INSERT, in the caller's transaction: the unit of work's flush of a vote's
-    # 2,000 ballot entries took 0.6 s of its close. The entries returned are not in the
-    # session (callers read their seq and hashes; the log itself is read back by queries).
-    await db.execute(
-        insert(AuditEntry),
-        [
-            {
-                "assembly_id": e.assembly_id,
-                "seq": e.seq,
-                "kind": e.kind,
-                "data": e.data,
-                "leaf_hash": e.leaf_hash,
-                "created_at": e.created_at,
-            }
-            for e in out
-        ],
-    )
-    return out
+    # 2,000 ballot entries took 0.6 s of its close. Plain rows, not ORM objects: making 2,000
+    # of those took a tenth of the close.
+    await db.execute(insert(AuditEntry), rows)
+    return rows
 
 
 async def entries(
