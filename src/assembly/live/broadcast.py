@@ -269,22 +269,37 @@ def _stand_ins(rights: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _filled(skeleton: str, rights: list[dict[str, Any]]) -> str:
-    """The skeleton with each stand-in replaced, in one pass (a code that happens to look
-    like a stand-in is not replaced again)."""
-    from markupsafe import escape
+class _Skeleton:
+    """A ballot rendered with stand-ins, split once at its stand-ins: filling it in for a
+    holder joins the pieces with that holder's values, instead of searching the whole ballot
+    for stand-ins again (10 kB per ballot, for each of 2,000 holders)."""
 
-    def value(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        if index >= len(rights):
-            return match.group(0)
-        right = rights[index]
-        field = match.group(2)
-        if field == "N":
-            return str(int(right["nmo_id"]))
-        return str(escape(right["nmo_code"] if field == "C" else right["receipt"]))
+    __slots__ = ("slots", "texts")
 
-    return _STAND_INS.sub(value, skeleton)
+    def __init__(self, skeleton: str) -> None:
+        pieces = _STAND_INS.split(skeleton)  # text, index, field, text, index, field, ..., text
+        self.texts = pieces[0::3]
+        self.slots = [  # (right's index, field, the stand-in as written)
+            (int(pieces[i]), pieces[i + 1], _STAND_IN.format(index=pieces[i], field=pieces[i + 1]))
+            for i in range(1, len(pieces), 3)
+        ]
+
+    def filled(self, rights: list[dict[str, Any]]) -> str:
+        """The ballot with each stand-in replaced by its right's value, escaped as the
+        template escapes it (a code that happens to look like a stand-in stays as it is)."""
+        from markupsafe import escape
+
+        out = [self.texts[0]]
+        for (index, field, stand_in), text in zip(self.slots, self.texts[1:], strict=True):
+            if index >= len(rights):
+                out.append(stand_in)
+            elif field == "N":
+                out.append(str(int(rights[index]["nmo_id"])))
+            else:
+                right = rights[index]
+                out.append(str(escape(right["nmo_code"] if field == "C" else right["receipt"])))
+            out.append(text)
+        return "".join(out)
 
 
 def personal_ballots(
@@ -304,7 +319,7 @@ def personal_ballots(
     also rendered directly and must come out the same; otherwise that shape falls back to
     rendering each holder."""
     template = "fragments/my_ballot.html"
-    skeletons: dict[tuple[Any, ...], str | None] = {}
+    skeletons: dict[tuple[Any, ...], _Skeleton | None] = {}
     for delegate_id, mine in rights.items():
         lang = languages.get(delegate_id)
         shape = (lang, tuple((r["via_proxy"], r["weight"], bool(r["receipt"])) for r in mine))
@@ -316,18 +331,19 @@ def personal_ballots(
                 )
             except TypeError:  # the template does more than print them
                 skeleton = None
-            if skeleton is not None and _filled(skeleton, mine) != direct:
-                skeleton = None
-            if skeleton is None:
+            compiled = None if skeleton is None else _Skeleton(skeleton)
+            if compiled is not None and compiled.filled(mine) != direct:
+                compiled = None
+            if compiled is None:
                 log.warning("%s cannot be rendered once per shape %r", template, shape)
-            skeletons[shape] = skeleton
+            skeletons[shape] = compiled
             yield delegate_id, direct
             continue
         known = skeletons[shape]
         if known is None:
             yield delegate_id, render_for(ctx, lang, template, oob=True, vote=vote, rights=mine)
         else:
-            yield delegate_id, _filled(known, mine)
+            yield delegate_id, known.filled(mine)
 
 
 def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
