@@ -66,7 +66,13 @@ from assembly.credentials.auth import (
 )
 from assembly.credentials.limits import LoginLimits, TooManyAttempts
 from assembly.credentials.principals import Principals, watch
-from assembly.db import WRITE_INTENT, check_migrated, create_engine
+from assembly.db import (
+    WRITE_INTENT,
+    check_migrated,
+    checkpoint_wal,
+    checkpoints_in_background,
+    create_engine,
+)
 from assembly.errors import (
     MAX_NUMBER,
     DomainError,
@@ -534,6 +540,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         writer=BallotWriter(engine),
     )
     watch(engine.sync_engine, ctx.principals)
+    if settings.is_sqlite:
+        checkpoints_in_background(engine)
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
@@ -545,6 +553,10 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         if check_schema:
             await check_migrated(engine, settings)
         await ctx.writer.start()
+        if settings.is_sqlite:
+            task = asyncio.create_task(checkpoint_wal(engine))
+            ctx.background.add(task)
+            task.add_done_callback(ctx.background.discard)
         # Read the catalogues now, not in the first push to the room (a vote opening).
         for lang in i18n.LANGUAGES:
             i18n.translations(lang)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import datetime as dt
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from fractions import Fraction
@@ -27,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from assembly.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
 
 Base = BigIntBase
 metadata = Base.metadata
@@ -190,6 +194,44 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+# How often a server's SQLite log (the WAL) is copied into the database file, off the request
+# path (see checkpoints_in_background).
+CHECKPOINT_EVERY_S = 1.0
+
+
+def checkpoints_in_background(engine: AsyncEngine) -> None:
+    """SQLite copies its write-ahead log into the database file (a checkpoint) every 1,000
+    pages by default, in whichever commit crosses the mark: an opening or a close that
+    happened to be that commit waited 30-100 ms for it (fsync included) while 2,000 phones
+    waited (BENCHMARKS.md). The server's connections turn that off, and the server runs
+    checkpoint_wal instead, in the background. (Commands keep SQLite's default.)"""
+    event.listen(engine.sync_engine, "connect", _no_autocheckpoint)
+
+
+def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA wal_autocheckpoint=0")
+    cur.close()
+
+
+async def checkpoint_wal(engine: AsyncEngine) -> None:
+    """Checkpoint SQLite's write-ahead log every CHECKPOINT_EVERY_S until cancelled. PASSIVE:
+    it copies what no reader still needs and waits for no one (aiosqlite runs it in its own
+    thread, so requests go on meanwhile). A failure is logged and tried again next time."""
+    while True:
+        await asyncio.sleep(CHECKPOINT_EVERY_S)
+        try:
+            async with engine.connect() as conn:
+                # On the driver's connection: no transaction is begun (SQLite refuses to
+                # checkpoint inside one), and the pooled connection's settings stay as they are.
+                driver = (await conn.get_raw_connection()).driver_connection
+                assert driver is not None  # a connection checked out of the pool
+                cursor = await driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                await cursor.close()
+        except Exception:
+            log.exception("checkpointing the SQLite log failed")
 
 
 def _sqlite_begin(conn: Connection) -> None:
