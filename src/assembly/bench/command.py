@@ -48,6 +48,8 @@ TABLE = [
     ("ballot_max_ms", "ballot max (ms)"),
     ("burst_server_cores", "server CPU in the burst (cores)"),
     ("burst_load_cores", "load generator CPU in the burst (cores)"),
+    ("burst_machine_cores", "whole machine's CPU in the burst (cores)"),
+    ("machine_cores", "cores of the machine"),
     ("result_ms", "close to result on screen (ms)"),
     ("baseline_rps", "GET /health requests/s"),
     ("baseline_server_cores", "server CPU for /health (cores)"),
@@ -197,6 +199,7 @@ def play(run: Run, seeded: Seeded, options: Options, log: Callable[[str], None])
         "ballot_ratio": round(ratio, 3),
         # Other work on the machine shares its cores with the bench: say how busy it was.
         "loadavg_1m_before": round(load_before, 2),
+        "machine_cores": os.cpu_count(),
         "loadavg_1m_after": round(os.getloadavg()[0], 2),
         "run_s": round(time.perf_counter() - started, 1),
     }

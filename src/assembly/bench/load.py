@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import time
 import uuid
@@ -30,6 +31,20 @@ CONNECTS_AT_ONCE = 200  # sockets being opened at the same moment
 # No request waits for ever: a request the server never answers fails the run.
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=90.0, connect=60.0, sock_read=60.0)
 ACKNOWLEDGED = {"recorded", "duplicate", "changed"}
+
+
+def machine_busy_s() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (every process, every core),
+    from Linux's /proc/stat: user, nice, system, irq, softirq and steal time."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    busy = sum(int(x) for x in fields[1:4]) + sum(int(x) for x in fields[6:9])
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 class BenchFailed(RuntimeError):
@@ -295,16 +310,22 @@ class Plenary:
     def _opener(self, jar: Jar) -> Callable[[], Awaitable[Screen]]:
         return lambda: self.open_screen(jar)
 
-    def _cpu(self) -> tuple[float, float]:
-        """CPU seconds used so far by the server's processes and by this load process."""
-        return self.server.cpu_s(), time.process_time()
+    def _cpu(self) -> tuple[float, float, float | None]:
+        """CPU seconds used so far by the server's processes, by this load process, and by
+        the whole machine (None where /proc/stat cannot be read)."""
+        return self.server.cpu_s(), time.process_time(), machine_busy_s()
 
-    def _cpu_shares(self, phase: str, before: tuple[float, float], elapsed: float) -> None:
-        """How busy the server and the load generator were during a phase, in cores (1.0 is
-        one core all the time): which of the two limited the rate."""
-        server, bench = self._cpu()
+    def _cpu_shares(
+        self, phase: str, before: tuple[float, float, float | None], elapsed: float
+    ) -> None:
+        """How busy the server, the load generator and the whole machine (the database and
+        Redis included) were during a phase, in cores (1.0 is one core all the time): which
+        of them limited the rate, and whether the machine had any CPU left."""
+        server, bench, machine = self._cpu()
         self.figures[f"{phase}_server_cores"] = round((server - before[0]) / elapsed, 2)
         self.figures[f"{phase}_load_cores"] = round((bench - before[1]) / elapsed, 2)
+        if machine is not None and before[2] is not None:
+            self.figures[f"{phase}_machine_cores"] = round((machine - before[2]) / elapsed, 2)
 
     async def _baseline(self) -> None:
         """The same client, concurrency and pool on the app's most trivial endpoint."""
