@@ -182,6 +182,12 @@ async def write_batch(
             continue
         first[key] = i
         batch_rows.append((i, row, new_receipt()))
+    # In key order: with several server processes, their writers commit batches at once, and
+    # two may hold ballots for the same rights (a phone's retry or a proxy holder reaching the
+    # other process). An INSERT that meets a row another open transaction inserted waits for
+    # it; two batches taking their keys in the same order can wait for each other only one
+    # way round, never in a cycle (PostgreSQL detected such deadlocks in a test without it).
+    batch_rows.sort(key=lambda item: (item[1].vote_id, item[1].nmo_id))
     named = [(i, r, rc) for i, r, rc in batch_rows if not r.secret]
     secret = [(i, r, rc) for i, r, rc in batch_rows if r.secret]
     inserted: set[tuple[int, int]] = set()
@@ -246,6 +252,9 @@ async def write_batch(
             outcomes[i] = BallotOutcome(row.nmo_id, "recorded", receipt=receipt)
     # Rows that met an existing ballot: the same client ballot id is a harmless re-send.
     pending = [(i, r) for i, r, _ in batch_rows if i not in outcomes] + later
+    # Changes update rows in key order too (a stable sort: a right's later ballots in this
+    # batch stay after its first).
+    pending.sort(key=lambda item: (item[1].vote_id, item[1].nmo_id))
     if pending:
         existing = await _existing(conn, [r for _, r in pending])
         for i, row in pending:
