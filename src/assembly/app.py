@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,13 @@ class AppContext:
     def __post_init__(self) -> None:
         self.ballot_sheets.on_read = self.remember_casters
 
+    def in_background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `work` as a task of the app's: kept until it ends, cancelled at shutdown."""
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
     def remember_casters(self, sheet: BallotSheet) -> None:
         """When this process reads an open vote's sheet, it reads the principals of every
         caster's live sessions too, in one query in the background: their ballots then find
@@ -149,9 +157,7 @@ class AppContext:
                 # Only a head start: each request still looks up its own session.
                 log.exception("reading the principals of vote %s's casters failed", sheet.vote.id)
 
-        task = asyncio.create_task(remember())
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        self.in_background(remember())
 
 
 def _channels_backend(settings: Settings) -> ChannelsBackend:
@@ -554,9 +560,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             await check_migrated(engine, settings)
         await ctx.writer.start()
         if settings.is_sqlite:
-            task = asyncio.create_task(checkpoint_wal(engine))
-            ctx.background.add(task)
-            task.add_done_callback(ctx.background.discard)
+            ctx.in_background(checkpoint_wal(engine))
         # Read the catalogues now, not in the first push to the room (a vote opening).
         for lang in i18n.LANGUAGES:
             i18n.translations(lang)
@@ -640,9 +644,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     async def hear_other_processes(app: Litestar) -> None:
         # After the channels plugin has started (its start-up hook comes before this one).
         subscribed = asyncio.Event()
-        task = asyncio.create_task(processes.listen(ctx, subscribed))
-        ctx.background.add(task)
-        task.add_done_callback(ctx.background.discard)
+        task = ctx.in_background(processes.listen(ctx, subscribed))
         waiting = asyncio.create_task(subscribed.wait())
         await asyncio.wait([task, waiting], timeout=10, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()

@@ -348,7 +348,6 @@ def personal_ballots(
 
 def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
     """Coalesce turnout updates: at most one render per TURNOUT_INTERVAL_S per vote."""
-    import asyncio
 
     pending: set[int] = ctx.turnout_pending
     if vote_id in pending:
@@ -367,9 +366,7 @@ def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
                 ctx, screens_topic, assembly_id, "fragments/turnout.html", oob=True, **view
             )
 
-    task = asyncio.create_task(later())
-    ctx.background.add(task)
-    task.add_done_callback(ctx.background.discard)
+    ctx.in_background(later())
 
 
 @never_fails
@@ -423,9 +420,7 @@ def settle_objections_later(ctx: AppContext, assembly_id: int, seconds: int) -> 
         if changed:
             await announce_floor(ctx, assembly_id)
 
-    task = asyncio.create_task(later())
-    ctx.background.add(task)
-    task.add_done_callback(ctx.background.discard)
+    ctx.in_background(later())
 
 
 @never_fails
