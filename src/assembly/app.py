@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import Coroutine
@@ -643,13 +644,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
 
     async def hear_other_processes(app: Litestar) -> None:
         # After the channels plugin has started (its start-up hook comes before this one).
+        # Start-up waits for the first subscription (at most 10 s), not for its success.
         subscribed = asyncio.Event()
-        task = ctx.in_background(processes.listen(ctx, subscribed))
-        waiting = asyncio.create_task(subscribed.wait())
-        await asyncio.wait([task, waiting], timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        waiting.cancel()
-        if task.done():
-            task.result()  # the subscription failed: say why now, at start
+        ctx.in_background(processes.listen(ctx, subscribed))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(subscribed.wait(), timeout=10)
 
     app.on_startup.append(hear_other_processes)
     return app

@@ -148,3 +148,24 @@ def test_a_vote_opened_in_one_process_is_read_at_once_in_the_other_through_redis
         wait_until(
             "server B to drop the sheet", lambda: ctx_b.ballot_sheets.cached(vote_id) is None
         )
+
+
+def test_a_server_starts_without_redis_and_says_so(settings: Settings) -> None:
+    """Redis unreachable at start: the server still starts and serves (as before it heard
+    the other processes), /health says what is wrong, and the listener logs that it will
+    try again."""
+    recorded = Recorded()
+    recorded.setLevel(logging.WARNING)
+    logger = logging.getLogger("assembly.live.processes")
+    logger.addHandler(recorded)
+    unreachable = dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0")
+    try:
+        with client_for(unreachable) as server:
+            health = server.get("/health")
+            assert health.status_code == 503, health.text
+            assert health.json()["channels"]["status"] == "error"
+            assert health.json()["database"]["status"] == "ok"
+            assert server.get("/api/auth/me").json()["role"] == "public"  # it serves
+    finally:
+        logger.removeHandler(recorded)
+    assert any("cannot hear the other server processes" in m for m in recorded.messages)

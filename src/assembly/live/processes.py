@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROCESSES_TOPIC = "processes"
+RETRY_S = 5.0
 
 
 def vote_news(ctx: AppContext, vote_id: int, state: str) -> None:
@@ -55,12 +56,26 @@ async def heard(ctx: AppContext, message: bytes) -> None:
 
 async def listen(ctx: AppContext, subscribed: asyncio.Event | None = None) -> None:
     """Hear PROCESSES_TOPIC until cancelled (a task started with the app). A message that
-    cannot be acted on is logged and the next one heard."""
-    async with ctx.channels.start_subscription([PROCESSES_TOPIC]) as subscriber:
-        if subscribed is not None:
-            subscribed.set()
-        async for message in subscriber.iter_events():
-            try:
-                await heard(ctx, message)
-            except Exception:
-                log.exception("news from another server process could not be acted on")
+    cannot be acted on is logged and the next one heard. If the subscription fails (Redis
+    unreachable), that is logged and tried again every RETRY_S: the server serves meanwhile,
+    as it did before it heard the others, and /health says what is wrong with Redis.
+    `subscribed` is set once the first attempt has succeeded or failed."""
+    while True:
+        try:
+            async with ctx.channels.start_subscription([PROCESSES_TOPIC]) as subscriber:
+                if subscribed is not None:
+                    subscribed.set()
+                async for message in subscriber.iter_events():
+                    try:
+                        await heard(ctx, message)
+                    except Exception:
+                        log.exception("news from another server process could not be acted on")
+        except Exception:
+            log.warning(
+                "cannot hear the other server processes; trying again in %s s",
+                RETRY_S,
+                exc_info=True,
+            )
+            if subscribed is not None:
+                subscribed.set()
+            await asyncio.sleep(RETRY_S)
