@@ -81,7 +81,7 @@ class FractionType(TypeDecorator[Fraction]):
         # What process_bind_param wrote, read without Fraction's general parser (a regular
         # expression: a tenth of reading 2,000 NMOs). Anything else still goes through it.
         numerator, slash, denominator = value.partition("/")
-        if numerator.lstrip("-").isdigit() and (not slash or denominator.isdigit()):
+        if numerator.removeprefix("-").isdigit() and (not slash or denominator.isdigit()):
             return Fraction(int(numerator), int(denominator) if slash else 1)
         return Fraction(value)
 

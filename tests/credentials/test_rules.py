@@ -752,4 +752,6 @@ def test_a_weight_column_stores_and_reads_back_exactly(value: Fraction | int) ->
     read = column.process_result_value(stored, sqlite.dialect())
     assert read == value and isinstance(read, Fraction)
     assert column.process_result_value("1.5", sqlite.dialect()) == Fraction(3, 2)  # any text
+    with pytest.raises(ValueError):  # not a number: Fraction's own refusal, not int()'s
+        column.process_result_value("--5", sqlite.dialect())
     assert column.process_bind_param(True, sqlite.dialect()) == "1"

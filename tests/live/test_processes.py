@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from uuid import uuid4
 
 import pytest
@@ -24,9 +25,9 @@ from tests.voting.test_api import cast, make_vote, open_vote
 WAIT_S = 10.0
 
 
-def wait_until(what: str, check: object) -> None:
+def wait_until(what: str, check: Callable[[], bool]) -> None:
     deadline = time.monotonic() + WAIT_S
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, f"waited {WAIT_S} s for {what}"
         time.sleep(0.01)
 

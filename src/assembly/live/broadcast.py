@@ -348,7 +348,6 @@ def personal_ballots(
 
 def ballots_arrived(ctx: AppContext, vote_id: int, assembly_id: int) -> None:
     """Coalesce turnout updates: at most one render per TURNOUT_INTERVAL_S per vote."""
-
     pending: set[int] = ctx.turnout_pending
     if vote_id in pending:
         return
